@@ -1,0 +1,6 @@
+//! The COMMAND command family: COUNT, INFO, DOCS, GETKEYS, LIST.
+//! (Registered in the command table; commands are added here as they are implemented.)
+
+use super::table::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

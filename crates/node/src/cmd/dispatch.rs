@@ -1,0 +1,222 @@
+//! Running one command the way Redis's `processCommand` does: lookup, arity, auth,
+//! subscribe-mode and MULTI rules, then the handler, then serving blocked clients.
+
+use std::cell::RefMut;
+
+use resp::ReplyBuf;
+
+use super::table::{self, CommandSpec, Flags};
+use super::{Args, CmdError};
+use crate::blocking::{self, BlockRequest};
+use crate::client::{Client, ReplyMode};
+use crate::db::Db;
+use crate::server::{Server, Stats};
+
+/// What a handler works with: the server, its own client, the reply buffer.
+pub struct Ctx<'a> {
+    pub srv: &'a Server,
+    pub client: &'a mut Client,
+    pub out: &'a mut ReplyBuf,
+    /// Set by a blocking command that must wait (see [`Ctx::block_on`]).
+    pub block: Option<BlockRequest>,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    pub fn db(&self) -> RefMut<'a, Db> {
+        self.srv.dbs[self.client.db].borrow_mut()
+    }
+
+    /// Asks to wait for `keys`; inside EXEC (where nothing may block) the command
+    /// instead answers the null it would give on timeout.
+    pub fn block_on(&mut self, keys: Vec<Vec<u8>>, deadline_ms: Option<u64>) {
+        if self.client.in_exec {
+            self.out.null_array();
+        } else {
+            self.block = Some(BlockRequest {
+                keys,
+                deadline_ms,
+                rewritten: None,
+            });
+        }
+    }
+
+    pub fn resp3(&self) -> bool {
+        self.out.resp3
+    }
+}
+
+fn unknown_command_error(args: &Args) -> CmdError {
+    let mut shown = String::new();
+    for arg in args.iter_from(1) {
+        if shown.len() >= 128 {
+            break;
+        }
+        let room = 128 - shown.len();
+        let text = String::from_utf8_lossy(arg);
+        let cut: String = text.chars().take(room).collect();
+        shown.push_str(&format!("'{cut}' "));
+    }
+    let name: String = String::from_utf8_lossy(args.get(0))
+        .chars()
+        .take(128)
+        .collect();
+    CmdError::msg(format!(
+        "ERR unknown command '{name}', with args beginning with: {shown}"
+    ))
+}
+
+/// Finds the command (or subcommand) `args` names, or the error Redis rejects it with.
+pub fn resolve(
+    args: &Args,
+) -> Result<(&'static CommandSpec, Option<&'static CommandSpec>), CmdError> {
+    let cmd = table::lookup(args.get(0)).ok_or_else(|| unknown_command_error(args))?;
+    if cmd.subcommands.is_empty() {
+        if !cmd.arity_ok(args.len()) {
+            return Err(CmdError::Arity(cmd.name.to_string()));
+        }
+        return Ok((cmd, None));
+    }
+    if args.len() < 2 {
+        return Err(CmdError::Arity(cmd.name.to_string()));
+    }
+    let sub = cmd
+        .find_subcommand(args.get(1))
+        .ok_or_else(|| CmdError::unknown_subcommand(cmd.name, args.get(1)))?;
+    if !sub.arity_ok(args.len()) {
+        return Err(CmdError::Arity(format!("{}|{}", cmd.name, sub.name)));
+    }
+    Ok((cmd, Some(sub)))
+}
+
+/// Commands that run immediately even inside MULTI.
+fn runs_inside_multi(cmd: &CommandSpec) -> bool {
+    matches!(
+        cmd.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
+}
+
+fn reject(srv: &Server, client: &mut Client, out: &mut ReplyBuf, err: CmdError) {
+    if let Some(m) = client.multi.as_mut() {
+        m.aborted = true;
+    }
+    Stats::incr(&srv.stats.total_error_replies, 1);
+    out.error(&err.to_string());
+}
+
+/// Executes one request from a client. Returns a block request when the command
+/// must wait for keys; the caller parks the client and retries on wake-up.
+pub fn execute(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    args: &Args,
+) -> Option<BlockRequest> {
+    let mode = client.reply_mode;
+    let reply_start = out.buf.len();
+    let blocked = execute_checked(srv, client, out, args);
+    let is_client_reply = args.len() >= 2 && args.is(0, "client") && args.is(1, "reply");
+    if !is_client_reply && matches!(mode, ReplyMode::Off | ReplyMode::Skip) {
+        out.buf.truncate(reply_start);
+        if mode == ReplyMode::Skip {
+            client.reply_mode = ReplyMode::On;
+        }
+    }
+    let db = client.db;
+    if !srv.dbs[db].borrow().ready_keys.is_empty() {
+        blocking::serve_ready_keys(srv, db);
+    }
+    blocked
+}
+
+fn execute_checked(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    args: &Args,
+) -> Option<BlockRequest> {
+    let (cmd, sub) = match resolve(args) {
+        Ok(found) => found,
+        Err(e) => {
+            reject(srv, client, out, e);
+            return None;
+        }
+    };
+    let spec = sub.unwrap_or(cmd);
+    client.shared.last_cmd.set(cmd.name);
+    if !client.authenticated && !spec.flags.has(Flags::NO_AUTH) {
+        reject(
+            srv,
+            client,
+            out,
+            CmdError::msg("NOAUTH Authentication required."),
+        );
+        return None;
+    }
+    if client.multi.is_some() && spec.flags.has(Flags::NO_MULTI) {
+        reject(
+            srv,
+            client,
+            out,
+            CmdError::msg("ERR Command not allowed inside a transaction"),
+        );
+        return None;
+    }
+    if client.in_subscribe_mode() && !spec.flags.has(Flags::SUBSCRIBE_OK) {
+        let full = match sub {
+            Some(s) => format!("{}|{}", cmd.name, s.name),
+            None => cmd.name.to_string(),
+        };
+        reject(
+            srv,
+            client,
+            out,
+            CmdError::msg(format!(
+                "ERR Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+            )),
+        );
+        return None;
+    }
+    if let Some(multi) = client.multi.as_mut().filter(|_| !runs_inside_multi(cmd)) {
+        multi.queued.push(args.to_owned());
+        client.shared.in_multi.set(multi.queued.len() as i64);
+        out.simple(b"QUEUED");
+        return None;
+    }
+    call(srv, client, out, spec, args)
+}
+
+/// Runs a resolved command's handler and writes its error, if any.
+pub fn call(
+    srv: &Server,
+    client: &mut Client,
+    out: &mut ReplyBuf,
+    spec: &'static CommandSpec,
+    args: &Args,
+) -> Option<BlockRequest> {
+    srv.dbs[client.db].borrow_mut().now_ms = crate::clock::now_ms();
+    Stats::incr(&srv.stats.total_commands_processed, 1);
+    let mut ctx = Ctx {
+        srv,
+        client,
+        out,
+        block: None,
+    };
+    if let Err(e) = (spec.handler)(&mut ctx, args) {
+        Stats::incr(&srv.stats.total_error_replies, 1);
+        ctx.out.error(&e.to_string());
+    }
+    ctx.block.take()
+}
+
+/// Runs a blocked client's command again on its behalf; true if it must keep waiting.
+pub fn run_for_blocked(srv: &Server, client: &mut Client, out: &mut ReplyBuf, args: &Args) -> bool {
+    match resolve(args) {
+        Ok((cmd, sub)) => call(srv, client, out, sub.unwrap_or(cmd), args).is_some(),
+        Err(e) => {
+            out.error(&e.to_string());
+            false
+        }
+    }
+}

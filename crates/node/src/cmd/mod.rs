@@ -1,0 +1,32 @@
+//! Commands: the table every command is registered in, the arguments and context a
+//! handler gets, the errors it can return, and one module per command family.
+
+pub mod args;
+pub mod client;
+pub mod command;
+pub mod config;
+pub mod connection;
+pub mod dispatch;
+pub mod error;
+pub mod hash;
+pub mod keys;
+pub mod list;
+pub mod multi;
+pub mod pubsub;
+pub mod server;
+pub mod set;
+pub mod stream;
+pub mod string;
+pub mod table;
+pub mod zset;
+
+pub use args::{Args, OwnedArgs};
+pub use dispatch::Ctx;
+pub use error::CmdError;
+pub use table::{lookup, CommandSpec, Flags};
+
+/// What every handler returns; its reply is written to `ctx.out`.
+pub type CmdResult = Result<(), CmdError>;
+
+/// A command handler.
+pub type Handler = fn(&mut Ctx, &Args) -> CmdResult;

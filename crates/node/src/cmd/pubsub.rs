@@ -1,0 +1,6 @@
+//! Pub/sub commands: SUBSCRIBE, PUBLISH, sharded channels and PUBSUB introspection.
+//! (Registered in the command table; commands are added here as they are implemented.)
+
+use super::table::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! Set commands (Redis's `t_set.c`).
+//! (Registered in the command table; commands are added here as they are implemented.)
+
+use super::table::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! Stream commands (Redis's `t_stream.c`).
+//! (Registered in the command table; commands are added here as they are implemented.)
+
+use super::table::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,6 @@
+//! Sorted set commands (Redis's `t_zset.c`).
+//! (Registered in the command table; commands are added here as they are implemented.)
+
+use super::table::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

@@ -1,0 +1,62 @@
+//! rustidocs-node: a Redis 7 compatible server. `run` starts it on the current thread;
+//! the modules below follow the server's parts (network, commands, keyspace, …).
+
+pub mod blocking;
+pub mod client;
+pub mod clock;
+pub mod cmd;
+pub mod config;
+pub mod cron;
+pub mod db;
+pub mod glob;
+pub mod log;
+pub mod net;
+pub mod pubsub;
+pub mod server;
+
+use std::rc::Rc;
+
+use config::Config;
+use server::Server;
+
+/// The version INFO and `--version` report (the Redis version we are compatible with).
+pub const REDIS_VERSION: &str = "7.0.15";
+
+/// Starts the server and serves until SHUTDOWN or SIGTERM/SIGINT.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let (bind, port) = (config.bind.clone(), config.port);
+    let srv = Server::new(config);
+    let listeners = if port == 0 {
+        Vec::new()
+    } else {
+        net::listener::bind_all(&bind, port).await?
+    };
+    if let Some(first) = listeners.first() {
+        srv.listen_port.set(first.local_addr()?.port());
+    }
+    for listener in listeners {
+        tokio::task::spawn_local(net::listener::accept_loop(srv.clone(), listener));
+    }
+    tokio::task::spawn_local(cron::run(srv.clone()));
+    tracing::info!("Ready to accept connections");
+    wait_for_shutdown(&srv).await;
+    shutdown(&srv);
+    Ok(())
+}
+
+async fn wait_for_shutdown(srv: &Rc<Server>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+        _ = srv.shutdown.notified() => {}
+    }
+}
+
+fn shutdown(srv: &Server) {
+    tracing::warn!("User requested shutdown...");
+    srv.request_shutdown();
+    tracing::warn!("Redis is now ready to exit, bye bye...");
+}

@@ -1,0 +1,401 @@
+//! Test harness: start real `rustidocs-node` and reference `redis-server` processes on
+//! free loopback ports in temporary directories, talk raw RESP to them, compare replies.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::time::{Duration, Instant};
+
+pub use resp::Frame;
+
+/// Path of our server binary (built by cargo for integration tests).
+pub fn node_binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rustidocs-node"))
+}
+
+/// A free port below 50000 (so port+10000 stays valid for a cluster bus later).
+pub fn free_port() -> u16 {
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    if NEXT.load(Ordering::Relaxed) == 0 {
+        let seed =
+            (std::process::id() as u64 * 7919 + Instant::now().elapsed().as_nanos() as u64) % 20000;
+        let _ = NEXT.compare_exchange(0, 20000 + seed as u16, Ordering::Relaxed, Ordering::Relaxed);
+    }
+    loop {
+        let p = NEXT.fetch_add(1, Ordering::Relaxed);
+        let p = if p >= 49000 {
+            NEXT.store(20000, Ordering::Relaxed);
+            20000
+        } else {
+            p
+        };
+        if TcpListener::bind(("127.0.0.1", p)).is_ok()
+            && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok()
+        {
+            return p;
+        }
+    }
+}
+
+/// Which implementation a [`Server`] runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Ours,
+    Redis,
+}
+
+/// A running server process, killed (and its directory removed) on drop.
+pub struct Server {
+    pub kind: Kind,
+    pub port: u16,
+    pub dir: PathBuf,
+    child: Child,
+}
+
+impl Server {
+    /// Starts our node with `--port <free> --dir <tmp>` plus `extra` directives.
+    pub fn start(extra: &[&str]) -> Server {
+        Self::start_kind(Kind::Ours, extra)
+    }
+
+    /// Starts Debian's `redis-server` the same way, as the reference.
+    pub fn start_redis(extra: &[&str]) -> Server {
+        Self::start_kind(Kind::Redis, extra)
+    }
+
+    pub fn start_kind(kind: Kind, extra: &[&str]) -> Server {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("rustidocs-test-{}-{port}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let program = match kind {
+            Kind::Ours => node_binary(),
+            Kind::Redis => PathBuf::from("redis-server"),
+        };
+        let mut args: Vec<String> = vec![
+            "--port".into(),
+            port.to_string(),
+            "--bind".into(),
+            "127.0.0.1".into(),
+            "--dir".into(),
+            dir.display().to_string(),
+            "--save".into(),
+            "".into(),
+            "--appendonly".into(),
+            "no".into(),
+        ];
+        if kind == Kind::Redis {
+            args.extend(["--enable-debug-command".into(), "yes".into()]);
+        }
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new(&program)
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
+        let server = Server {
+            kind,
+            port,
+            dir,
+            child,
+        };
+        server.wait_ready();
+        server
+    }
+
+    fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut c) = Conn::try_connect(self.port) {
+                // A server that still loads answers -LOADING; wait for a real PONG.
+                if let Ok(Frame::Simple(s)) = c.try_cmd(&["PING"]) {
+                    if s == b"PONG" {
+                        return;
+                    }
+                }
+                if let Ok(Frame::Error(e)) = c.try_cmd(&["PING"]) {
+                    if e.starts_with(b"NOAUTH") {
+                        return;
+                    }
+                }
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "{:?} server on port {} did not become ready",
+            self.kind, self.port
+        );
+    }
+
+    pub fn conn(&self) -> Conn {
+        Conn::connect(self.port)
+    }
+
+    /// `redis://127.0.0.1:<port>` for redis-rs.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Sends SIGTERM and waits for the process to exit; returns its exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.wait_exit(Duration::from_secs(10))
+            .expect("server exits after SIGTERM")
+    }
+
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A raw RESP connection.
+pub struct Conn {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+/// Encodes a command as a RESP multibulk request.
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+impl Conn {
+    pub fn try_connect(port: u16) -> std::io::Result<Conn> {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+        stream.set_nodelay(true)?;
+        Ok(Conn {
+            stream,
+            buf: Vec::new(),
+        })
+    }
+
+    pub fn connect(port: u16) -> Conn {
+        Self::try_connect(port).expect("connect")
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("write");
+    }
+
+    pub fn send(&mut self, args: &[&str]) {
+        let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.send_raw(&encode(&raw));
+    }
+
+    /// Reads one reply frame; Err on timeout or closed connection.
+    pub fn try_read(&mut self) -> std::io::Result<Frame> {
+        loop {
+            if let Some((frame, n)) = Frame::parse(&self.buf) {
+                self.buf.drain(..n);
+                return Ok(frame);
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn read(&mut self) -> Frame {
+        self.try_read().expect("reply")
+    }
+
+    /// Reads one reply and returns its raw bytes (for byte-exact comparisons).
+    pub fn read_raw(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(n) = resp::frame_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            let n = self.stream.read(&mut chunk).expect("read");
+            assert!(n > 0, "connection closed");
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    pub fn try_cmd(&mut self, args: &[&str]) -> std::io::Result<Frame> {
+        let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.stream.write_all(&encode(&raw))?;
+        self.try_read()
+    }
+
+    pub fn cmd(&mut self, args: &[&str]) -> Frame {
+        self.try_cmd(args)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    /// Sends a command given as bytes and returns the raw reply bytes.
+    pub fn cmd_raw(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.send_raw(&encode(args));
+        self.read_raw()
+    }
+
+    /// True when the server has closed the connection (reads EOF within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1024];
+        loop {
+            match self.stream.read(&mut b) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+/// Shorthands for expected frames.
+pub fn ok() -> Frame {
+    Frame::Simple(b"OK".to_vec())
+}
+
+pub fn bulk(s: &str) -> Frame {
+    Frame::Bulk(s.as_bytes().to_vec())
+}
+
+pub fn int(i: i64) -> Frame {
+    Frame::Integer(i)
+}
+
+pub fn err(s: &str) -> Frame {
+    Frame::Error(s.as_bytes().to_vec())
+}
+
+/// Renders a raw reply readably for assertion messages.
+pub fn show(raw: &[u8]) -> String {
+    String::from_utf8_lossy(raw).replace("\r\n", "\\r\\n")
+}
+
+/// Runs the same commands against our node and the reference redis-server (fresh
+/// instances) and asserts byte-identical replies. Each command is a list of words;
+/// replies are compared one by one so a mismatch names the command.
+pub struct Differential {
+    pub ours: Server,
+    pub redis: Server,
+    pub a: Conn,
+    pub b: Conn,
+}
+
+impl Differential {
+    pub fn new() -> Differential {
+        Self::with_config(&[])
+    }
+
+    pub fn with_config(extra: &[&str]) -> Differential {
+        let ours = Server::start(extra);
+        let redis = Server::start_redis(extra);
+        let a = ours.conn();
+        let b = redis.conn();
+        Differential { ours, redis, a, b }
+    }
+
+    /// Runs one command on both and asserts identical raw replies; returns the reply.
+    pub fn check_bytes(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        let ra = self.a.cmd_raw(args);
+        let rb = self.b.cmd_raw(args);
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        assert_eq!(
+            show(&ra),
+            show(&rb),
+            "reply differs for {shown:?} (left: ours, right: redis)"
+        );
+        ra
+    }
+
+    pub fn check(&mut self, args: &[&str]) -> Vec<u8> {
+        let raw: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        self.check_bytes(&raw)
+    }
+
+    /// Runs many commands written one per line, words split on whitespace (use
+    /// `check` for arguments containing spaces).
+    pub fn check_script(&mut self, script: &str) {
+        for line in script
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let words: Vec<&str> = line.split_whitespace().collect();
+            self.check(&words);
+        }
+    }
+
+    /// Runs a command on both whose reply is order-insensitive (SMEMBERS, HGETALL …):
+    /// compares the sorted elements of the top-level aggregate.
+    pub fn check_unordered(&mut self, args: &[&str]) {
+        let fa = self.a.cmd(args);
+        let fb = self.b.cmd(args);
+        assert_eq!(
+            sorted(fa),
+            sorted(fb),
+            "reply differs for {args:?} (left: ours, right: redis)"
+        );
+    }
+}
+
+impl Default for Differential {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An aggregate frame with its elements sorted by their debug form (maps by pair).
+pub fn sorted(f: Frame) -> Frame {
+    let key = |x: &Frame| format!("{x:?}");
+    match f {
+        Frame::Array(mut v) => {
+            v.sort_by_key(key);
+            Frame::Array(v)
+        }
+        Frame::Set(mut v) => {
+            v.sort_by_key(key);
+            Frame::Set(v)
+        }
+        Frame::Map(mut v) => {
+            v.sort_by_key(|(k, _)| key(k));
+            Frame::Map(v)
+        }
+        other => other,
+    }
+}
