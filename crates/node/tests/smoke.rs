@@ -143,3 +143,100 @@ fn inline_and_pipelined_commands() {
     assert_eq!(c.read(), bulk("a b"));
     assert_eq!(c.read(), bulk("a b"));
 }
+
+#[test]
+fn requirepass_and_auth_match_redis() {
+    let mut d = Differential::with_config(&["--requirepass", "s3cret"]);
+    d.check_script(
+        "GET a
+         AUTH wrong
+         AUTH default wrong
+         AUTH a b c
+         HELLO 3 AUTH default wrong
+         PING
+         AUTH s3cret
+         SET a 1
+         GET a",
+    );
+    let mut fresh_ours = d.ours.conn();
+    let mut fresh_redis = d.redis.conn();
+    for c in [&mut fresh_ours, &mut fresh_redis] {
+        assert_eq!(
+            c.cmd(&["HELLO", "2", "AUTH", "default", "s3cret"]).clone(),
+            c_ok_hello(c)
+        );
+    }
+}
+
+/// After a successful HELLO the connection is authenticated: a GET works.
+fn c_ok_hello(c: &mut Conn) -> Frame {
+    let f = c.cmd(&["GET", "a"]);
+    assert_eq!(f, bulk("1"));
+    c.cmd(&["HELLO", "2", "AUTH", "default", "s3cret"])
+}
+
+#[test]
+fn auth_without_password_configured() {
+    let mut d = Differential::new();
+    d.check_script("AUTH foo\nAUTH default foo\nAUTH default x y");
+}
+
+#[test]
+fn oversized_bulk_and_query_buffer_are_refused() {
+    let args = [
+        "--proto-max-bulk-len",
+        "1mb",
+        "--client-query-buffer-limit",
+        "1mb",
+    ];
+    let mut d = Differential::with_config(&args);
+    d.a.send_raw(b"*1\r\n$2000000\r\n");
+    d.b.send_raw(b"*1\r\n$2000000\r\n");
+    assert_eq!(show(&d.a.read_raw()), show(&d.b.read_raw()));
+    assert!(d.a.is_closed());
+    // A request that fits the bulk limit but not the query buffer: closed, no reply.
+    let mut a = d.ours.conn();
+    // Like Redis: the bulk at the limit plus its CRLF no longer fits the query buffer.
+    let mut big = b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1048576\r\n".to_vec();
+    big.extend(std::iter::repeat_n(b'x', 1_048_576));
+    big.extend_from_slice(b"\r\n*1\r\n$4\r\nPING\r\n");
+    let _ = std::io::Write::write_all(&mut a.stream, &big);
+    assert!(
+        a.is_closed(),
+        "client over the query buffer limit is disconnected"
+    );
+    assert_eq!(
+        d.ours.conn().cmd(&["PING"]),
+        Frame::Simple(b"PONG".to_vec())
+    );
+}
+
+#[test]
+fn loads_a_config_file_with_unknown_directives() {
+    let port = free_port();
+    let dir = std::env::temp_dir().join(format!("rustidocs-conf-{port}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("redis.conf");
+    std::fs::write(
+        &conf,
+        format!("# a Redis config\nport {port}\nbind 127.0.0.1\nsave 900 1\nsave 300 10\nmaxclients 50\nsome-future-directive yes\nrequirepass \"p w\"\n"),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(node_binary())
+        .arg(&conf)
+        .args(["--dir", dir.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut conn = loop {
+        if let Ok(c) = Conn::try_connect(port) {
+            break c;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert_eq!(conn.cmd(&["AUTH", "p w"]), ok());
+    assert_eq!(conn.cmd(&["SET", "x", "1"]), ok());
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -85,3 +85,12 @@ impl Value {
         Value::ZSet(Box::default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn value_is_compact() {
+        // A string value must not cost more than its 24-byte SmallBytes handle.
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+    }
+}
