@@ -268,3 +268,8 @@ pub fn find(name: &str) -> Option<&'static Param> {
         p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
     })
 }
+
+/// Parameters CONFIG SET refuses unless `enable-protected-configs` allows it.
+pub fn is_protected(name: &str) -> bool {
+    matches!(name, "dir" | "dbfilename")
+}
