@@ -499,15 +499,15 @@ fn keys_with_flags(args: &Args) -> Result<Vec<(Vec<u8>, &'static [&'static str])
             cmd = s;
         }
     }
-    if !cmd.arity_ok(argv.len()) {
-        return Err(CmdError::msg(
-            "ERR Invalid number of arguments specified for command",
-        ));
-    }
     let name = full_name(parent, cmd);
     let specs = meta(&name).map_or(&[][..], |m| m.specs);
     if specs.is_empty() && cmd.keys_fn.is_none() && cmd.keys.0 <= 0 {
         return Err(CmdError::msg("ERR The command has no key arguments"));
+    }
+    if !cmd.arity_ok(argv.len()) {
+        return Err(CmdError::msg(
+            "ERR Invalid number of arguments specified for command",
+        ));
     }
     let mut found: Vec<(usize, &'static [&'static str])> = Vec::new();
     for spec in specs {

@@ -129,7 +129,12 @@ fn debug(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 /// Without a function engine there is nothing to flush.
 fn function_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    if args.len() > 3 || (args.len() == 3 && !args.is(2, "async") && !args.is(2, "sync")) {
+    if args.len() > 3 {
+        return Err(CmdError::msg(
+            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
+        ));
+    }
+    if args.len() == 3 && !args.is(2, "async") && !args.is(2, "sync") {
         return Err(CmdError::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"));
     }
     ctx.out.ok();
@@ -142,7 +147,10 @@ fn function_list(ctx: &mut Ctx, args: &Args) -> CmdResult {
     while i < args.len() {
         if args.is(i, "withcode") {
             i += 1;
-        } else if args.is(i, "libraryname") && i + 1 < args.len() {
+        } else if args.is(i, "libraryname") {
+            if i + 1 >= args.len() {
+                return Err(CmdError::msg("ERR library name argument was not given"));
+            }
             i += 2;
         } else {
             return Err(CmdError::msg(format!(
