@@ -130,9 +130,10 @@ fn debug(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// Without a function engine there is nothing to flush.
 fn function_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if args.len() > 3 {
-        return Err(CmdError::msg(
-            "ERR unknown subcommand or wrong number of arguments for 'flush'. Try FUNCTION HELP.",
-        ));
+        return Err(CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try FUNCTION HELP.",
+            String::from_utf8_lossy(args.get(1))
+        )));
     }
     if args.len() == 3 && !args.is(2, "async") && !args.is(2, "sync") {
         return Err(CmdError::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"));
