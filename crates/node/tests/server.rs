@@ -9,32 +9,103 @@ use common::*;
 
 /// Every parameter our config table knows, for the CONFIG GET comparison.
 const PARAMS: &[&str] = &[
-    "protected-mode", "tcp-backlog", "tcp-keepalive", "timeout", "maxclients", "unixsocket",
-    "unixsocketperm", "requirepass", "masterauth", "masteruser", "proto-max-bulk-len",
-    "client-query-buffer-limit", "client-output-buffer-limit", "daemonize", "supervised",
-    "pidfile", "loglevel", "logfile", "syslog-enabled", "syslog-ident", "databases",
-    "always-show-logo", "set-proc-title", "hz", "dynamic-hz", "latency-tracking",
-    "lazyfree-lazy-eviction", "lazyfree-lazy-expire", "lazyfree-lazy-server-del",
-    "lazyfree-lazy-user-del", "lazyfree-lazy-user-flush", "io-threads", "io-threads-do-reads",
-    "activerehashing", "slowlog-log-slower-than", "slowlog-max-len",
-    "latency-monitor-threshold", "notify-keyspace-events", "save",
-    "stop-writes-on-bgsave-error", "rdbcompression", "rdbchecksum", "dbfilename",
-    "rdb-del-sync-files", "appendonly", "appendfilename", "appenddirname", "appendfsync",
-    "no-appendfsync-on-rewrite", "auto-aof-rewrite-percentage", "auto-aof-rewrite-min-size",
-    "aof-load-truncated", "aof-use-rdb-preamble", "aof-timestamp-enabled", "replicaof",
-    "slaveof", "replica-serve-stale-data", "replica-read-only", "repl-diskless-sync",
-    "repl-diskless-sync-delay", "repl-timeout", "repl-backlog-size", "repl-backlog-ttl",
-    "replica-priority", "min-replicas-to-write", "min-replicas-max-lag", "maxmemory",
-    "maxmemory-policy", "maxmemory-samples", "cluster-enabled", "cluster-config-file",
-    "cluster-node-timeout", "cluster-port", "cluster-announce-ip", "cluster-announce-port",
-    "cluster-announce-bus-port", "cluster-require-full-coverage",
-    "cluster-allow-reads-when-down", "cluster-replica-validity-factor",
-    "cluster-migration-barrier", "cluster-replica-no-failover",
-    "cluster-allow-replica-migration", "hash-max-listpack-entries", "hash-max-ziplist-value",
-    "hash-max-listpack-value", "list-max-listpack-size", "list-compress-depth",
-    "set-max-intset-entries", "zset-max-listpack-entries", "zset-max-listpack-value",
-    "stream-node-max-bytes", "stream-node-max-entries", "lua-time-limit",
-    "busy-reply-threshold", "tls-port", "enable-debug-command", "enable-protected-configs",
+    "protected-mode",
+    "tcp-backlog",
+    "tcp-keepalive",
+    "timeout",
+    "maxclients",
+    "unixsocket",
+    "unixsocketperm",
+    "requirepass",
+    "masterauth",
+    "masteruser",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "client-output-buffer-limit",
+    "daemonize",
+    "supervised",
+    "pidfile",
+    "loglevel",
+    "logfile",
+    "syslog-enabled",
+    "syslog-ident",
+    "databases",
+    "always-show-logo",
+    "set-proc-title",
+    "hz",
+    "dynamic-hz",
+    "latency-tracking",
+    "lazyfree-lazy-eviction",
+    "lazyfree-lazy-expire",
+    "lazyfree-lazy-server-del",
+    "lazyfree-lazy-user-del",
+    "lazyfree-lazy-user-flush",
+    "io-threads",
+    "io-threads-do-reads",
+    "activerehashing",
+    "slowlog-log-slower-than",
+    "slowlog-max-len",
+    "latency-monitor-threshold",
+    "notify-keyspace-events",
+    "save",
+    "stop-writes-on-bgsave-error",
+    "rdbcompression",
+    "rdbchecksum",
+    "dbfilename",
+    "rdb-del-sync-files",
+    "appendonly",
+    "appendfilename",
+    "appenddirname",
+    "appendfsync",
+    "no-appendfsync-on-rewrite",
+    "auto-aof-rewrite-percentage",
+    "auto-aof-rewrite-min-size",
+    "aof-load-truncated",
+    "aof-use-rdb-preamble",
+    "aof-timestamp-enabled",
+    "replicaof",
+    "slaveof",
+    "replica-serve-stale-data",
+    "replica-read-only",
+    "repl-diskless-sync",
+    "repl-diskless-sync-delay",
+    "repl-timeout",
+    "repl-backlog-size",
+    "repl-backlog-ttl",
+    "replica-priority",
+    "min-replicas-to-write",
+    "min-replicas-max-lag",
+    "maxmemory",
+    "maxmemory-policy",
+    "maxmemory-samples",
+    "cluster-enabled",
+    "cluster-config-file",
+    "cluster-node-timeout",
+    "cluster-port",
+    "cluster-announce-ip",
+    "cluster-announce-port",
+    "cluster-announce-bus-port",
+    "cluster-require-full-coverage",
+    "cluster-allow-reads-when-down",
+    "cluster-replica-validity-factor",
+    "cluster-migration-barrier",
+    "cluster-replica-no-failover",
+    "cluster-allow-replica-migration",
+    "hash-max-listpack-entries",
+    "hash-max-ziplist-value",
+    "hash-max-listpack-value",
+    "list-max-listpack-size",
+    "list-compress-depth",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "stream-node-max-bytes",
+    "stream-node-max-entries",
+    "lua-time-limit",
+    "busy-reply-threshold",
+    "tls-port",
+    "enable-debug-command",
+    "enable-protected-configs",
     "enable-module-command",
 ];
 
@@ -134,8 +205,18 @@ fn config_set_matches_redis() {
     let cases: &[&[&str]] = &[
         &["CONFIG", "SET", "client-output-buffer-limit", "foo 1 2 3"],
         &["CONFIG", "SET", "client-output-buffer-limit", "normal 1 2"],
-        &["CONFIG", "SET", "client-output-buffer-limit", "normal a 2 3"],
-        &["CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 2mb 3"],
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "normal a 2 3",
+        ],
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 1mb 2mb 3",
+        ],
         &["CONFIG", "GET", "client-output-buffer-limit"],
         &["CONFIG", "SET", "save", "1 2 3"],
         &["CONFIG", "SET", "save", "100 200 300 400"],
@@ -199,7 +280,10 @@ fn config_rewrite_round_trip() {
     child.kill().unwrap();
     child.wait().unwrap();
     let text = std::fs::read_to_string(&file).unwrap();
-    assert!(text.starts_with("# my config\nmaxmemory 2097152\nunknown-directive x\nhz 30\n"), "{text}");
+    assert!(
+        text.starts_with("# my config\nmaxmemory 2097152\nunknown-directive x\nhz 30\n"),
+        "{text}"
+    );
     assert!(text.contains("\ntimeout 77\n"), "{text}");
     let (mut child, mut c) = start(&file);
     assert_eq!(
@@ -458,7 +542,9 @@ fn info_has_redis_fields() {
     let Frame::Bulk(all) = c.cmd(&["INFO", "everything"]) else {
         panic!("INFO is a bulk string")
     };
-    assert!(String::from_utf8(all).unwrap().contains("# Commandstats\r\n"));
+    assert!(String::from_utf8(all)
+        .unwrap()
+        .contains("# Commandstats\r\n"));
 }
 
 #[test]
@@ -570,8 +656,14 @@ fn real_redis_cli_works() {
     let s = Server::start(&[]);
     assert_eq!(redis_cli(s.port, &["set", "a", "b"], None), "OK\n");
     assert_eq!(redis_cli(s.port, &["get", "a"], None), "b\n");
-    assert_eq!(redis_cli(s.port, &["--no-raw", "get", "a"], None), "\"b\"\n");
-    assert_eq!(redis_cli(s.port, &["--no-raw", "get", "zz"], None), "(nil)\n");
+    assert_eq!(
+        redis_cli(s.port, &["--no-raw", "get", "a"], None),
+        "\"b\"\n"
+    );
+    assert_eq!(
+        redis_cli(s.port, &["--no-raw", "get", "zz"], None),
+        "(nil)\n"
+    );
     assert_eq!(redis_cli(s.port, &[], Some("ping\n")), "PONG\n");
     let info = redis_cli(s.port, &["info", "server"], None);
     assert!(info.contains("redis_version:7.0.15"), "{info}");

@@ -27,23 +27,118 @@ const fn sub(
 }
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    sub("id", 2, BASE, id, "5.0.0", "Returns the client ID for the current connection"),
-    sub("setname", 3, BASE, setname, "2.6.9", "Set the current connection name"),
-    sub("getname", 2, BASE, getname, "2.6.9", "Get the current connection name"),
-    sub("list", -2, ADMIN, list, "2.4.0", "Get the list of client connections"),
-    sub("info", 2, BASE, info, "6.2.0", "Returns information about the current client connection."),
-    sub("kill", -3, ADMIN, kill, "2.4.0", "Kill the connection of a client"),
-    sub("setinfo", 4, BASE, setinfo, "7.2.0", "Set client or connection specific info"),
-    sub("no-evict", 3, ADMIN, no_evict, "7.0.0", "Set client eviction mode for the current connection"),
-    sub("reply", 3, BASE, reply, "3.2.0", "Instruct the server whether to reply to commands"),
-    sub("pause", -3, ADMIN, pause, "2.9.50", "Stop processing commands from clients for some time"),
-    sub("unpause", 2, ADMIN, unpause, "6.2.0", "Resume processing of clients that were paused"),
-    sub("getredir", 2, BASE, getredir, "6.0.0", "Get tracking notifications redirection client ID if any"),
-    sub("help", 2, Flags::LOADING.with(Flags::STALE), help, "5.0.0", "Show helpful text about the different subcommands"),
+    sub(
+        "id",
+        2,
+        BASE,
+        id,
+        "5.0.0",
+        "Returns the client ID for the current connection",
+    ),
+    sub(
+        "setname",
+        3,
+        BASE,
+        setname,
+        "2.6.9",
+        "Set the current connection name",
+    ),
+    sub(
+        "getname",
+        2,
+        BASE,
+        getname,
+        "2.6.9",
+        "Get the current connection name",
+    ),
+    sub(
+        "list",
+        -2,
+        ADMIN,
+        list,
+        "2.4.0",
+        "Get the list of client connections",
+    ),
+    sub(
+        "info",
+        2,
+        BASE,
+        info,
+        "6.2.0",
+        "Returns information about the current client connection.",
+    ),
+    sub(
+        "kill",
+        -3,
+        ADMIN,
+        kill,
+        "2.4.0",
+        "Kill the connection of a client",
+    ),
+    sub(
+        "setinfo",
+        4,
+        BASE,
+        setinfo,
+        "7.2.0",
+        "Set client or connection specific info",
+    ),
+    sub(
+        "no-evict",
+        3,
+        ADMIN,
+        no_evict,
+        "7.0.0",
+        "Set client eviction mode for the current connection",
+    ),
+    sub(
+        "reply",
+        3,
+        BASE,
+        reply,
+        "3.2.0",
+        "Instruct the server whether to reply to commands",
+    ),
+    sub(
+        "pause",
+        -3,
+        ADMIN,
+        pause,
+        "2.9.50",
+        "Stop processing commands from clients for some time",
+    ),
+    sub(
+        "unpause",
+        2,
+        ADMIN,
+        unpause,
+        "6.2.0",
+        "Resume processing of clients that were paused",
+    ),
+    sub(
+        "getredir",
+        2,
+        BASE,
+        getredir,
+        "6.0.0",
+        "Get tracking notifications redirection client ID if any",
+    ),
+    sub(
+        "help",
+        2,
+        Flags::LOADING.with(Flags::STALE),
+        help,
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("client", -2, Flags::NONE, help)
-    .doc("connection", "2.4.0", "A container for client connection commands")
+    .doc(
+        "connection",
+        "2.4.0",
+        "A container for client connection commands",
+    )
     .subcommands(SUBCOMMANDS)];
 
 fn id(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -241,9 +336,9 @@ impl KillFilter {
             }
             let value = args.get(i + 1);
             if args.is(i, "id") {
-                let id = super::args::parse_i64(value).filter(|&v| v > 0).ok_or_else(|| {
-                    CmdError::msg("ERR client-id should be greater than 0")
-                })?;
+                let id = super::args::parse_i64(value)
+                    .filter(|&v| v > 0)
+                    .ok_or_else(|| CmdError::msg("ERR client-id should be greater than 0"))?;
                 f.id = Some(id as u64);
             } else if args.is(i, "type") {
                 f.kind = Some(ClientType::parse(value)?);

@@ -80,13 +80,55 @@ const fn sub(
 }
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    sub("count", 2, count, "2.8.13", "Get total number of Redis commands"),
-    sub("info", -2, info, "2.8.13", "Get array of specific Redis command details, or all when no argument is given."),
-    sub("docs", -2, docs, "7.0.0", "Get array of specific Redis command documentation"),
-    sub("list", -2, list, "7.0.0", "Get an array of Redis command names"),
-    sub("getkeys", -4, getkeys, "2.8.13", "Extract keys given a full Redis command"),
-    sub("getkeysandflags", -4, getkeysandflags, "7.0.0", "Extract keys and access flags given a full Redis command"),
-    sub("help", 2, help, "5.0.0", "Show helpful text about the different subcommands"),
+    sub(
+        "count",
+        2,
+        count,
+        "2.8.13",
+        "Get total number of Redis commands",
+    ),
+    sub(
+        "info",
+        -2,
+        info,
+        "2.8.13",
+        "Get array of specific Redis command details, or all when no argument is given.",
+    ),
+    sub(
+        "docs",
+        -2,
+        docs,
+        "7.0.0",
+        "Get array of specific Redis command documentation",
+    ),
+    sub(
+        "list",
+        -2,
+        list,
+        "7.0.0",
+        "Get an array of Redis command names",
+    ),
+    sub(
+        "getkeys",
+        -4,
+        getkeys,
+        "2.8.13",
+        "Extract keys given a full Redis command",
+    ),
+    sub(
+        "getkeysandflags",
+        -4,
+        getkeysandflags,
+        "7.0.0",
+        "Extract keys and access flags given a full Redis command",
+    ),
+    sub(
+        "help",
+        2,
+        help,
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+    ),
 ];
 
 /// COMMAND alone lists everything; with a subcommand dispatch resolves it first.
@@ -177,7 +219,10 @@ fn acl_categories(cmd: &CommandSpec) -> Vec<&'static str> {
     let f = cmd.flags;
     let implied = [
         ("write", f.has(Flags::WRITE)),
-        ("read", f.has(Flags::READONLY) && !cmd.acl.contains(&"scripting")),
+        (
+            "read",
+            f.has(Flags::READONLY) && !cmd.acl.contains(&"scripting"),
+        ),
         ("admin", f.has(Flags::ADMIN)),
         ("dangerous", f.has(Flags::ADMIN)),
         ("pubsub", f.has(Flags::PUBSUB)),
@@ -248,7 +293,11 @@ fn reply_key_spec(out: &mut ReplyBuf, spec: &KeySpec) {
         ),
         Find::Keynum(idx, first, step) => (
             b"keynum",
-            [(b"keynumidx", idx), (b"firstkey", first), (b"keystep", step)],
+            [
+                (b"keynumidx", idx),
+                (b"firstkey", first),
+                (b"keystep", step),
+            ],
         ),
         Find::Unknown => {
             out.bulk(b"unknown");
@@ -385,9 +434,12 @@ fn docs(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// A COMMAND LIST filter: the command and its full name.
+type ListFilter = dyn Fn(&CommandSpec, &str) -> bool;
+
 /// Every command's full name, subcommands included, with an optional filter.
 fn list(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let filter: Box<dyn Fn(&CommandSpec, &str) -> bool> = match args.len() {
+    let filter: Box<ListFilter> = match args.len() {
         2 => Box::new(|_, _| true),
         5 if args.is(2, "filterby") => {
             let value = args.get(4).to_vec();
@@ -488,10 +540,14 @@ fn invalid_arguments() -> CmdError {
     CmdError::msg("ERR Invalid arguments specified for command")
 }
 
+/// The flags of one key spec (`RW`, `access`, …).
+type KeyFlags = &'static [&'static str];
+
 /// Keys of the command in `args[2..]` with each key's spec flags.
-fn keys_with_flags(args: &Args) -> Result<Vec<(Vec<u8>, &'static [&'static str])>, CmdError> {
+fn keys_with_flags(args: &Args) -> Result<Vec<(Vec<u8>, KeyFlags)>, CmdError> {
     let argv: Vec<&[u8]> = args.iter_from(2).collect();
-    let mut cmd = table::lookup(argv[0]).ok_or_else(|| CmdError::msg("ERR Invalid command specified"))?;
+    let mut cmd =
+        table::lookup(argv[0]).ok_or_else(|| CmdError::msg("ERR Invalid command specified"))?;
     let mut parent = None;
     if !cmd.subcommands.is_empty() && argv.len() >= 2 {
         if let Some(s) = cmd.find_subcommand(argv[1]) {
@@ -540,11 +596,7 @@ fn keys_with_flags(args: &Args) -> Result<Vec<(Vec<u8>, &'static [&'static str])
 }
 
 /// SET's key flags depend on its GET option (its spec says `variable_flags`).
-fn variable_flags(
-    name: &str,
-    spec: &'static KeySpec,
-    argv: &[&[u8]],
-) -> &'static [&'static str] {
+fn variable_flags(name: &str, spec: &'static KeySpec, argv: &[&[u8]]) -> &'static [&'static str] {
     if name == "set" && !argv.iter().skip(3).any(|a| a.eq_ignore_ascii_case(b"get")) {
         return &["OW", "update"];
     }

@@ -24,15 +24,54 @@ const fn sub(
 }
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    sub("get", -3, ADMIN, get, "2.0.0", "Get the values of configuration parameters"),
-    sub("set", -4, ADMIN, set, "2.0.0", "Set configuration parameters to the given values"),
-    sub("resetstat", 2, ADMIN, resetstat, "2.0.0", "Reset the stats returned by INFO"),
-    sub("rewrite", 2, ADMIN, rewrite, "2.8.0", "Rewrite the configuration file with the in memory configuration"),
-    sub("help", 2, Flags::LOADING.with(Flags::STALE), help, "5.0.0", "Show helpful text about the different subcommands"),
+    sub(
+        "get",
+        -3,
+        ADMIN,
+        get,
+        "2.0.0",
+        "Get the values of configuration parameters",
+    ),
+    sub(
+        "set",
+        -4,
+        ADMIN,
+        set,
+        "2.0.0",
+        "Set configuration parameters to the given values",
+    ),
+    sub(
+        "resetstat",
+        2,
+        ADMIN,
+        resetstat,
+        "2.0.0",
+        "Reset the stats returned by INFO",
+    ),
+    sub(
+        "rewrite",
+        2,
+        ADMIN,
+        rewrite,
+        "2.8.0",
+        "Rewrite the configuration file with the in memory configuration",
+    ),
+    sub(
+        "help",
+        2,
+        Flags::LOADING.with(Flags::STALE),
+        help,
+        "5.0.0",
+        "Show helpful text about the different subcommands",
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("config", -2, Flags::NONE, help)
-    .doc("server", "2.0.0", "A container for server configuration commands")
+    .doc(
+        "server",
+        "2.0.0",
+        "A container for server configuration commands",
+    )
     .subcommands(SUBCOMMANDS)];
 
 fn is_pattern(arg: &[u8]) -> bool {
@@ -77,7 +116,7 @@ fn set_failed(arg: &str, reason: impl std::fmt::Display) -> CmdError {
 /// Checks every name first (unknown, immutable, protected, duplicate), then applies all
 /// values to a copy that replaces the live config only if every one is valid.
 fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     let pairs: Vec<(String, String)> = (2..args.len())

@@ -24,25 +24,88 @@ const fn spec(
 }
 
 const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
-    spec("flush", -2, Flags::WRITE.with(Flags::NOSCRIPT), function_flush, "7.0.0", "Deleting all functions")
-        .acl(&["scripting"]),
-    spec("list", -2, Flags::NOSCRIPT, function_list, "7.0.0", "List information about all the functions")
-        .acl(&["scripting"]),
-    spec("help", 2, Flags::LOADING.with(Flags::STALE), function_help, "7.0.0", "Show helpful text about the different subcommands")
-        .acl(&["scripting"]),
+    spec(
+        "flush",
+        -2,
+        Flags::WRITE.with(Flags::NOSCRIPT),
+        function_flush,
+        "7.0.0",
+        "Deleting all functions",
+    )
+    .acl(&["scripting"]),
+    spec(
+        "list",
+        -2,
+        Flags::NOSCRIPT,
+        function_list,
+        "7.0.0",
+        "List information about all the functions",
+    )
+    .acl(&["scripting"]),
+    spec(
+        "help",
+        2,
+        Flags::LOADING.with(Flags::STALE),
+        function_help,
+        "7.0.0",
+        "Show helpful text about the different subcommands",
+    )
+    .acl(&["scripting"]),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("info", -1, Flags::LOADING.with(Flags::STALE), info::info, "1.0.0", "Get information and statistics about the server")
-        .acl(&["dangerous"]),
-    spec("time", 1, Flags::LOADING.with(Flags::STALE).with(Flags::FAST), time, "2.6.0", "Return the current server time"),
-    spec("lastsave", 1, Flags::LOADING.with(Flags::STALE).with(Flags::FAST), lastsave, "1.0.0", "Get the UNIX time stamp of the last successful save to disk")
-        .acl(&["admin", "dangerous"]),
-    spec("shutdown", -1, ADMIN.with(Flags::NO_MULTI).with(Flags::ALLOW_BUSY), shutdown, "1.0.0", "Synchronously save the dataset to disk and then shut down the server"),
-    spec("debug", -2, ADMIN, debug, "1.0.0", "A container for debugging commands"),
-    spec("function", -2, Flags::NONE, function_help, "7.0.0", "A container for function commands")
-        .doc("scripting", "7.0.0", "A container for function commands")
-        .subcommands(FUNCTION_SUBCOMMANDS),
+    spec(
+        "info",
+        -1,
+        Flags::LOADING.with(Flags::STALE),
+        info::info,
+        "1.0.0",
+        "Get information and statistics about the server",
+    )
+    .acl(&["dangerous"]),
+    spec(
+        "time",
+        1,
+        Flags::LOADING.with(Flags::STALE).with(Flags::FAST),
+        time,
+        "2.6.0",
+        "Return the current server time",
+    ),
+    spec(
+        "lastsave",
+        1,
+        Flags::LOADING.with(Flags::STALE).with(Flags::FAST),
+        lastsave,
+        "1.0.0",
+        "Get the UNIX time stamp of the last successful save to disk",
+    )
+    .acl(&["admin", "dangerous"]),
+    spec(
+        "shutdown",
+        -1,
+        ADMIN.with(Flags::NO_MULTI).with(Flags::ALLOW_BUSY),
+        shutdown,
+        "1.0.0",
+        "Synchronously save the dataset to disk and then shut down the server",
+    ),
+    spec(
+        "debug",
+        -2,
+        ADMIN,
+        debug,
+        "1.0.0",
+        "A container for debugging commands",
+    ),
+    spec(
+        "function",
+        -2,
+        Flags::NONE,
+        function_help,
+        "7.0.0",
+        "A container for function commands",
+    )
+    .doc("scripting", "7.0.0", "A container for function commands")
+    .subcommands(FUNCTION_SUBCOMMANDS),
 ];
 
 fn time(ctx: &mut Ctx, _args: &Args) -> CmdResult {
@@ -91,7 +154,13 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
 const DEBUG_DENIED: &str = "ERR DEBUG command not allowed. If the enable-debug-command option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server.";
 
 fn debug_allowed(ctx: &Ctx) -> bool {
-    let setting = ctx.srv.config.borrow().get("enable-debug-command").unwrap_or("no").to_string();
+    let setting = ctx
+        .srv
+        .config
+        .borrow()
+        .get("enable-debug-command")
+        .unwrap_or("no")
+        .to_string();
     match setting.as_str() {
         "yes" => true,
         "local" => is_local(&ctx.client.shared.addr),
@@ -118,7 +187,14 @@ fn debug(ctx: &mut Ctx, args: &Args) -> CmdResult {
         return Ok(());
     }
     if args.len() == 2 && args.is(1, "help") {
-        reply_help(ctx.out, "DEBUG", &["SLEEP <seconds>", "    Stop the server for <seconds>. Decimals allowed."]);
+        reply_help(
+            ctx.out,
+            "DEBUG",
+            &[
+                "SLEEP <seconds>",
+                "    Stop the server for <seconds>. Decimals allowed.",
+            ],
+        );
         return Ok(());
     }
     Err(CmdError::msg(format!(
@@ -136,7 +212,9 @@ fn function_flush(ctx: &mut Ctx, args: &Args) -> CmdResult {
         )));
     }
     if args.len() == 3 && !args.is(2, "async") && !args.is(2, "sync") {
-        return Err(CmdError::msg("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"));
+        return Err(CmdError::msg(
+            "ERR FUNCTION FLUSH only supports SYNC|ASYNC option",
+        ));
     }
     ctx.out.ok();
     Ok(())

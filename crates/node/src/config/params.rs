@@ -96,7 +96,10 @@ pub const PARAMS: &[Param] = &[
     p(
         "maxclients",
         "10000",
-        Kind::Int { min: 1, max: u32::MAX as i64 },
+        Kind::Int {
+            min: 1,
+            max: u32::MAX as i64,
+        },
     ),
     fixed("unixsocket", "", Kind::Str),
     fixed("unixsocketperm", "0", UINT),
@@ -181,11 +184,7 @@ pub const PARAMS: &[Param] = &[
     aka(p("replica-read-only", "yes", Kind::Bool), "slave-read-only"),
     p("repl-diskless-sync", "yes", Kind::Bool),
     p("repl-diskless-sync-delay", "5", INT_POS),
-    p(
-        "repl-timeout",
-        "60",
-        INT_ONE,
-    ),
+    p("repl-timeout", "60", INT_ONE),
     p("repl-backlog-size", "1048576", Kind::Memory),
     p("repl-backlog-ttl", "3600", UINT),
     aka(p("replica-priority", "100", INT_POS), "slave-priority"),

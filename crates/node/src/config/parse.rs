@@ -116,9 +116,7 @@ fn save_rules(
         }
     }
     let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-    let valid = words
-        .iter()
-        .all(|w| w.parse::<i64>().is_ok_and(|v| v >= 0));
+    let valid = words.iter().all(|w| w.parse::<i64>().is_ok_and(|v| v >= 0));
     if words.is_empty() || !words.len().is_multiple_of(2) || !valid {
         return Err(ConfigError::InvalidSave);
     }
@@ -154,7 +152,11 @@ fn keyspace_events(text: &str) -> Result<String, ConfigError> {
     Ok(out)
 }
 
-fn normalize_kind(p: &Param, args: &[String], current: Option<&str>) -> Result<String, ConfigError> {
+fn normalize_kind(
+    p: &Param,
+    args: &[String],
+    current: Option<&str>,
+) -> Result<String, ConfigError> {
     let single = || -> Result<&str, ConfigError> {
         match args {
             [one] => Ok(one.as_str()),

@@ -133,7 +133,10 @@ fn server(srv: &Server) -> Fields {
         ("uptime_in_days", (uptime / 86400).to_string()),
         ("hz", cfg.hz.to_string()),
         ("configured_hz", cfg.hz.to_string()),
-        ("lru_clock", ((now_us / 1_000_000) & ((1 << 24) - 1)).to_string()),
+        (
+            "lru_clock",
+            ((now_us / 1_000_000) & ((1 << 24) - 1)).to_string(),
+        ),
         ("executable", exe),
         ("config_file", config_file),
         ("io_threads_active", "0".into()),
@@ -148,7 +151,10 @@ fn clients(srv: &Server) -> Fields {
         ("maxclients", srv.config.borrow().maxclients.to_string()),
         ("client_recent_max_input_buffer", "0".into()),
         ("client_recent_max_output_buffer", "0".into()),
-        ("blocked_clients", super::super::client::blocked_count(srv).to_string()),
+        (
+            "blocked_clients",
+            super::super::client::blocked_count(srv).to_string(),
+        ),
         ("tracking_clients", "0".into()),
         ("clients_in_timeout_table", "0".into()),
     ]
@@ -201,8 +207,14 @@ fn memory(srv: &Server) -> Fields {
         p.get()
     });
     let cfg = srv.config.borrow();
-    let maxmemory: u64 = cfg.get("maxmemory").and_then(|v| v.parse().ok()).unwrap_or(0);
-    let policy = cfg.get("maxmemory-policy").unwrap_or("noeviction").to_string();
+    let maxmemory: u64 = cfg
+        .get("maxmemory")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let policy = cfg
+        .get("maxmemory-policy")
+        .unwrap_or("noeviction")
+        .to_string();
     let total = total_system_memory();
     vec![
         ("used_memory", used.to_string()),
@@ -211,7 +223,10 @@ fn memory(srv: &Server) -> Fields {
         ("used_memory_rss_human", human(rss)),
         ("used_memory_peak", peak.to_string()),
         ("used_memory_peak_human", human(peak)),
-        ("used_memory_peak_perc", format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64)),
+        (
+            "used_memory_peak_perc",
+            format!("{:.2}%", used as f64 * 100.0 / peak.max(1) as f64),
+        ),
         ("total_system_memory", total.to_string()),
         ("total_system_memory_human", human(total)),
         ("maxmemory", maxmemory.to_string()),
@@ -239,7 +254,10 @@ fn persistence(srv: &Server) -> Fields {
         ("current_save_keys_total", "0".into()),
         ("rdb_changes_since_last_save", dirty.to_string()),
         ("rdb_bgsave_in_progress", "0".into()),
-        ("rdb_last_save_time", (srv.last_save_ms.get() / 1000).to_string()),
+        (
+            "rdb_last_save_time",
+            (srv.last_save_ms.get() / 1000).to_string(),
+        ),
         ("rdb_last_bgsave_status", "ok".into()),
         ("rdb_last_bgsave_time_sec", "-1".into()),
         ("rdb_current_bgsave_time_sec", "-1".into()),
@@ -290,18 +308,33 @@ fn stats(srv: &Server) -> Fields {
     let total_commands = s.total_commands_processed.get();
     let zero = |name| (name, "0".to_string());
     vec![
-        ("total_connections_received", s.total_connections_received.get().to_string()),
+        (
+            "total_connections_received",
+            s.total_connections_received.get().to_string(),
+        ),
         ("total_commands_processed", total_commands.to_string()),
-        ("instantaneous_ops_per_sec", ops_per_sec(total_commands).to_string()),
-        ("total_net_input_bytes", s.total_net_input_bytes.get().to_string()),
-        ("total_net_output_bytes", s.total_net_output_bytes.get().to_string()),
+        (
+            "instantaneous_ops_per_sec",
+            ops_per_sec(total_commands).to_string(),
+        ),
+        (
+            "total_net_input_bytes",
+            s.total_net_input_bytes.get().to_string(),
+        ),
+        (
+            "total_net_output_bytes",
+            s.total_net_output_bytes.get().to_string(),
+        ),
         zero("total_net_repl_input_bytes"),
         zero("total_net_repl_output_bytes"),
         ("instantaneous_input_kbps", "0.00".into()),
         ("instantaneous_output_kbps", "0.00".into()),
         ("instantaneous_input_repl_kbps", "0.00".into()),
         ("instantaneous_output_repl_kbps", "0.00".into()),
-        ("rejected_connections", s.rejected_connections.get().to_string()),
+        (
+            "rejected_connections",
+            s.rejected_connections.get().to_string(),
+        ),
         zero("sync_full"),
         zero("sync_partial_ok"),
         zero("sync_partial_err"),
@@ -317,7 +350,10 @@ fn stats(srv: &Server) -> Fields {
         ("keyspace_misses", misses.to_string()),
         ("pubsub_channels", pubsub.channels.len().to_string()),
         ("pubsub_patterns", pubsub.patterns.len().to_string()),
-        ("pubsubshard_channels", pubsub.shard_channels.len().to_string()),
+        (
+            "pubsubshard_channels",
+            pubsub.shard_channels.len().to_string(),
+        ),
         zero("latest_fork_usec"),
         zero("total_forks"),
         zero("migrate_cached_sockets"),
@@ -332,15 +368,29 @@ fn stats(srv: &Server) -> Fields {
         zero("tracking_total_items"),
         zero("tracking_total_prefixes"),
         zero("unexpected_error_replies"),
-        ("total_error_replies", s.total_error_replies.get().to_string()),
+        (
+            "total_error_replies",
+            s.total_error_replies.get().to_string(),
+        ),
         zero("dump_payload_sanitizations"),
-        ("client_query_buffer_limit_disconnections", s.client_query_limit_disconnections.get().to_string()),
-        ("client_output_buffer_limit_disconnections", s.client_output_limit_disconnections.get().to_string()),
+        (
+            "client_query_buffer_limit_disconnections",
+            s.client_query_limit_disconnections.get().to_string(),
+        ),
+        (
+            "client_output_buffer_limit_disconnections",
+            s.client_output_limit_disconnections.get().to_string(),
+        ),
     ]
 }
 
 fn replication(srv: &Server) -> Fields {
-    let backlog = srv.config.borrow().get("repl-backlog-size").unwrap_or("1048576").to_string();
+    let backlog = srv
+        .config
+        .borrow()
+        .get("repl-backlog-size")
+        .unwrap_or("1048576")
+        .to_string();
     vec![
         ("role", "master".into()),
         ("connected_slaves", "0".into()),
@@ -363,7 +413,13 @@ fn cpu_times(path: &str) -> (f64, f64) {
     // The command name (field 2) may contain spaces; fields are counted after it.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+            / 100.0
+    };
     (ticks(11), ticks(12))
 }
 
