@@ -22,6 +22,8 @@ pub struct ClientShared {
     pub lib_ver: RefCell<Vec<u8>>,
     pub last_interaction_ms: Cell<u64>,
     pub last_cmd: Cell<&'static str>,
+    /// Subcommand of the last command (`""` if none), for CLIENT LIST's `cmd=a|b`.
+    pub last_sub: Cell<&'static str>,
     pub db: Cell<usize>,
     pub resp: Cell<u8>,
     /// Replies and pushes produced by other clients (pub/sub messages, the reply of a
@@ -55,6 +57,7 @@ impl ClientShared {
             lib_ver: RefCell::default(),
             last_interaction_ms: Cell::new(now_ms),
             last_cmd: Cell::new("NULL"),
+            last_sub: Cell::new(""),
             db: Cell::new(0),
             resp: Cell::new(2),
             pending_out: RefCell::default(),

@@ -78,6 +78,10 @@ pub fn resolve(
         return Ok((cmd, None));
     }
     if args.len() < 2 {
+        // A container that also runs alone (COMMAND) says so with its arity.
+        if cmd.arity_ok(args.len()) {
+            return Ok((cmd, None));
+        }
         return Err(CmdError::Arity(cmd.name.to_string()));
     }
     let sub = cmd
@@ -145,6 +149,7 @@ fn execute_checked(
     };
     let spec = sub.unwrap_or(cmd);
     client.shared.last_cmd.set(cmd.name);
+    client.shared.last_sub.set(sub.map_or("", |s| s.name));
     if !client.authenticated && !spec.flags.has(Flags::NO_AUTH) {
         reject(
             srv,

@@ -4,6 +4,7 @@
 pub mod args;
 pub mod client;
 pub mod command;
+pub mod command_meta;
 pub mod config;
 pub mod connection;
 pub mod dispatch;

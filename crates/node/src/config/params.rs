@@ -62,8 +62,18 @@ const UINT: Kind = Kind::Int {
     min: 0,
     max: i64::MAX,
 };
-const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning", "nothing"];
-const FSYNC: &[&str] = &["always", "everysec", "no"];
+/// Redis's int configs: 0..INT_MAX.
+const INT_POS: Kind = Kind::Int {
+    min: 0,
+    max: i32::MAX as i64,
+};
+/// 1..INT_MAX.
+const INT_ONE: Kind = Kind::Int {
+    min: 1,
+    max: i32::MAX as i64,
+};
+const LOGLEVELS: &[&str] = &["debug", "verbose", "notice", "warning"];
+const FSYNC: &[&str] = &["everysec", "always", "no"];
 const POLICIES: &[&str] = &[
     "volatile-lru",
     "volatile-lfu",
@@ -81,14 +91,14 @@ pub const PARAMS: &[Param] = &[
     p("bind", "* -::*", Kind::Words),
     p("protected-mode", "yes", Kind::Bool),
     fixed("tcp-backlog", "511", UINT),
-    p("tcp-keepalive", "300", UINT),
-    p("timeout", "0", UINT),
+    p("tcp-keepalive", "300", INT_POS),
+    p("timeout", "0", INT_POS),
     p(
         "maxclients",
         "10000",
         Kind::Int {
             min: 1,
-            max: i64::MAX,
+            max: u32::MAX as i64,
         },
     ),
     fixed("unixsocket", "", Kind::Str),
@@ -124,8 +134,8 @@ pub const PARAMS: &[Param] = &[
         },
     ),
     fixed("always-show-logo", "no", Kind::Bool),
-    p("set-proc-title", "yes", Kind::Bool),
-    p("hz", "10", INT),
+    fixed("set-proc-title", "yes", Kind::Bool),
+    p("hz", "10", INT_POS),
     p("dynamic-hz", "yes", Kind::Bool),
     p("dir", "", Kind::Str),
     p("latency-tracking", "yes", Kind::Bool),
@@ -135,7 +145,7 @@ pub const PARAMS: &[Param] = &[
     p("lazyfree-lazy-user-del", "no", Kind::Bool),
     p("lazyfree-lazy-user-flush", "no", Kind::Bool),
     fixed("io-threads", "1", INT),
-    p("io-threads-do-reads", "no", Kind::Bool),
+    fixed("io-threads-do-reads", "no", Kind::Bool),
     p("activerehashing", "yes", Kind::Bool),
     p(
         "slowlog-log-slower-than",
@@ -152,7 +162,7 @@ pub const PARAMS: &[Param] = &[
     p("save", "3600 1 300 100 60 10000", Kind::Words),
     p("stop-writes-on-bgsave-error", "yes", Kind::Bool),
     p("rdbcompression", "yes", Kind::Bool),
-    p("rdbchecksum", "yes", Kind::Bool),
+    fixed("rdbchecksum", "yes", Kind::Bool),
     p("dbfilename", "dump.rdb", Kind::Str),
     p("rdb-del-sync-files", "no", Kind::Bool),
     p("appendonly", "no", Kind::Bool),
@@ -160,37 +170,30 @@ pub const PARAMS: &[Param] = &[
     fixed("appenddirname", "appendonlydir", Kind::Str),
     p("appendfsync", "everysec", Kind::Enum(FSYNC)),
     p("no-appendfsync-on-rewrite", "no", Kind::Bool),
-    p("auto-aof-rewrite-percentage", "100", UINT),
+    p("auto-aof-rewrite-percentage", "100", INT_POS),
     p("auto-aof-rewrite-min-size", "67108864", Kind::Memory),
     p("aof-load-truncated", "yes", Kind::Bool),
     p("aof-use-rdb-preamble", "yes", Kind::Bool),
     p("aof-timestamp-enabled", "no", Kind::Bool),
     // Replication.
-    aka(p("replicaof", "", Kind::Words), "slaveof"),
+    aka(fixed("replicaof", "", Kind::Words), "slaveof"),
     aka(
         p("replica-serve-stale-data", "yes", Kind::Bool),
         "slave-serve-stale-data",
     ),
     aka(p("replica-read-only", "yes", Kind::Bool), "slave-read-only"),
     p("repl-diskless-sync", "yes", Kind::Bool),
-    p("repl-diskless-sync-delay", "5", UINT),
-    p(
-        "repl-timeout",
-        "60",
-        Kind::Int {
-            min: 1,
-            max: i64::MAX,
-        },
-    ),
+    p("repl-diskless-sync-delay", "5", INT_POS),
+    p("repl-timeout", "60", INT_ONE),
     p("repl-backlog-size", "1048576", Kind::Memory),
     p("repl-backlog-ttl", "3600", UINT),
-    aka(p("replica-priority", "100", UINT), "slave-priority"),
-    p("min-replicas-to-write", "0", UINT),
-    p("min-replicas-max-lag", "10", UINT),
+    aka(p("replica-priority", "100", INT_POS), "slave-priority"),
+    p("min-replicas-to-write", "0", INT_POS),
+    p("min-replicas-max-lag", "10", INT_POS),
     // Memory.
     p("maxmemory", "0", Kind::Memory),
     p("maxmemory-policy", "noeviction", Kind::Enum(POLICIES)),
-    p("maxmemory-samples", "5", Kind::Int { min: 1, max: 64 }),
+    p("maxmemory-samples", "5", INT_ONE),
     // Cluster.
     fixed("cluster-enabled", "no", Kind::Bool),
     fixed("cluster-config-file", "nodes.conf", Kind::Str),
@@ -210,10 +213,10 @@ pub const PARAMS: &[Param] = &[
     p("cluster-require-full-coverage", "yes", Kind::Bool),
     p("cluster-allow-reads-when-down", "no", Kind::Bool),
     aka(
-        p("cluster-replica-validity-factor", "10", UINT),
+        p("cluster-replica-validity-factor", "10", INT_POS),
         "cluster-slave-validity-factor",
     ),
-    p("cluster-migration-barrier", "1", UINT),
+    p("cluster-migration-barrier", "1", INT_POS),
     aka(
         p("cluster-replica-no-failover", "no", Kind::Bool),
         "cluster-slave-no-failover",
@@ -221,22 +224,22 @@ pub const PARAMS: &[Param] = &[
     p("cluster-allow-replica-migration", "yes", Kind::Bool),
     // Encodings (accepted for compatibility).
     aka(
-        p("hash-max-listpack-entries", "128", UINT),
+        p("hash-max-listpack-entries", "512", UINT),
         "hash-max-ziplist-entries",
     ),
     aka(
-        p("hash-max-listpack-value", "64", UINT),
+        p("hash-max-listpack-value", "64", Kind::Memory),
         "hash-max-ziplist-value",
     ),
     p("list-max-listpack-size", "-2", INT),
-    p("list-compress-depth", "0", UINT),
+    p("list-compress-depth", "0", INT_POS),
     p("set-max-intset-entries", "512", UINT),
     aka(
         p("zset-max-listpack-entries", "128", UINT),
         "zset-max-ziplist-entries",
     ),
     aka(
-        p("zset-max-listpack-value", "64", UINT),
+        p("zset-max-listpack-value", "64", Kind::Memory),
         "zset-max-ziplist-value",
     ),
     p("stream-node-max-bytes", "4096", Kind::Memory),
@@ -245,17 +248,17 @@ pub const PARAMS: &[Param] = &[
     p("lua-time-limit", "5000", UINT),
     p("busy-reply-threshold", "5000", UINT),
     p("tls-port", "0", Kind::Int { min: 0, max: 65535 }),
-    p(
+    fixed(
         "enable-debug-command",
         "no",
         Kind::Enum(&["no", "yes", "local"]),
     ),
-    p(
+    fixed(
         "enable-protected-configs",
         "no",
         Kind::Enum(&["no", "yes", "local"]),
     ),
-    p(
+    fixed(
         "enable-module-command",
         "no",
         Kind::Enum(&["no", "yes", "local"]),
@@ -267,4 +270,9 @@ pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| {
         p.name.eq_ignore_ascii_case(name) || p.alias.is_some_and(|a| a.eq_ignore_ascii_case(name))
     })
+}
+
+/// Parameters CONFIG SET refuses unless `enable-protected-configs` allows it.
+pub fn is_protected(name: &str) -> bool {
+    matches!(name, "dir" | "dbfilename")
 }

@@ -28,6 +28,10 @@ pub enum ConfigError {
     BadLimitValue,
     #[error("wrong number of arguments")]
     Arity,
+    #[error("Invalid save parameters")]
+    InvalidSave,
+    #[error("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")]
+    InvalidEvents,
     #[error("line {line}: {message}\n>>> '{text}'")]
     AtLine {
         line: usize,
@@ -77,6 +81,88 @@ pub(super) fn normalize(
             _ => Err(ConfigError::Arity),
         }
     };
+    match (p.name, p.kind) {
+        ("notify-keyspace-events", _) => keyspace_events(single()?),
+        ("save", _) => save_rules(p, args, current, at_startup),
+        _ => normalize_kind(p, args, current),
+    }
+}
+
+/// Values Redis adjusts after validating them (`hz` is clamped, buffer sizes have
+/// floors).
+fn adjust(p: &Param, value: i64) -> Result<i64, ConfigError> {
+    match p.name {
+        "hz" => Ok(value.clamp(1, 500)),
+        "proto-max-bulk-len" | "client-query-buffer-limit" if value < 1024 * 1024 => {
+            Err(ConfigError::OutOfRange(1024 * 1024, i64::MAX))
+        }
+        "repl-backlog-size" if value < 1 => Err(ConfigError::OutOfRange(1, i64::MAX)),
+        "repl-backlog-size" => Ok(value.max(16 * 1024)),
+        _ => Ok(value),
+    }
+}
+
+/// `save` rules: pairs of non-negative integers; `""` clears them. In a file, repeated
+/// `save` lines add rules.
+fn save_rules(
+    p: &Param,
+    args: &[String],
+    current: Option<&str>,
+    at_startup: bool,
+) -> Result<String, ConfigError> {
+    if let [one] = args {
+        if one.is_empty() {
+            return Ok(String::new());
+        }
+    }
+    let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
+    let valid = words.iter().all(|w| w.parse::<i64>().is_ok_and(|v| v >= 0));
+    if words.is_empty() || !words.len().is_multiple_of(2) || !valid {
+        return Err(ConfigError::InvalidSave);
+    }
+    if at_startup {
+        if let Some(cur) = current.filter(|c| *c != p.default && !c.is_empty()) {
+            return Ok(format!("{cur} {}", words.join(" ")));
+        }
+    }
+    Ok(words.join(" "))
+}
+
+/// Redis's keyspace event classes, stored in its canonical order (`KEA` → `AKE`).
+fn keyspace_events(text: &str) -> Result<String, ConfigError> {
+    const CLASSES: &str = "g$lshzxetdn";
+    const ALL: &str = "g$lshzxetd";
+    let mut set = std::collections::BTreeSet::new();
+    for c in text.chars() {
+        match c {
+            'A' => set.extend(ALL.chars()),
+            c if CLASSES.contains(c) || "KEm".contains(c) => {
+                set.insert(c);
+            }
+            _ => return Err(ConfigError::InvalidEvents),
+        }
+    }
+    let mut out = String::new();
+    if ALL.chars().all(|c| set.contains(&c)) {
+        out.push('A');
+    } else {
+        out.extend(CLASSES.chars().filter(|c| set.contains(c)));
+    }
+    out.extend("KEm".chars().filter(|c| set.contains(c)));
+    Ok(out)
+}
+
+fn normalize_kind(
+    p: &Param,
+    args: &[String],
+    current: Option<&str>,
+) -> Result<String, ConfigError> {
+    let single = || -> Result<&str, ConfigError> {
+        match args {
+            [one] => Ok(one.as_str()),
+            _ => Err(ConfigError::Arity),
+        }
+    };
     match p.kind {
         Kind::Bool => Ok(if parse_bool(single()?)? { "yes" } else { "no" }.to_string()),
         Kind::Int { min, max } => {
@@ -84,12 +170,12 @@ pub(super) fn normalize(
             if v < min || v > max {
                 return Err(ConfigError::OutOfRange(min, max));
             }
-            Ok(v.to_string())
+            Ok(adjust(p, v)?.to_string())
         }
         Kind::Memory => {
             let text = single()?;
             let v = parse_memory(text).ok_or(ConfigError::NotMemory)?;
-            Ok(v.to_string())
+            Ok(adjust(p, v.min(i64::MAX as u64) as i64)?.to_string())
         }
         Kind::Enum(options) => {
             let v = single()?.to_ascii_lowercase();
@@ -102,17 +188,6 @@ pub(super) fn normalize(
         Kind::Str => Ok(single()?.to_string()),
         Kind::Words => {
             let words: Vec<&str> = args.iter().flat_map(|a| a.split_whitespace()).collect();
-            // In a file, repeated `save` lines add rules; `save ""` clears them.
-            if at_startup && p.name == "save" {
-                if let Some(cur) = current.filter(|c| *c != p.default && !c.is_empty()) {
-                    if !words.is_empty() {
-                        return Ok(format!("{cur} {}", words.join(" ")));
-                    }
-                }
-            }
-            if p.name == "save" && !words.len().is_multiple_of(2) {
-                return Err(ConfigError::Arity);
-            }
             Ok(words.join(" "))
         }
         Kind::OutputLimits => {
