@@ -9,15 +9,78 @@ const RF: Flags = Flags::READONLY.with(Flags::FAST);
 const WF: Flags = Flags::WRITE.with(Flags::FAST);
 
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("expire", -3, WF, expire, "1.0.0", "Set a key's time to live in seconds"),
-    spec("pexpire", -3, WF, pexpire, "2.6.0", "Set a key's time to live in milliseconds"),
-    spec("expireat", -3, WF, expireat, "1.2.0", "Set the expiration for a key as a UNIX timestamp"),
-    spec("pexpireat", -3, WF, pexpireat, "2.6.0", "Set the expiration for a key as a UNIX timestamp specified in milliseconds"),
-    spec("ttl", 2, RF, ttl, "1.0.0", "Get the time to live for a key in seconds"),
-    spec("pttl", 2, RF, pttl, "2.6.0", "Get the time to live for a key in milliseconds"),
-    spec("expiretime", 2, RF, expiretime, "7.0.0", "Get the expiration Unix timestamp for a key"),
-    spec("pexpiretime", 2, RF, pexpiretime, "7.0.0", "Get the expiration Unix timestamp for a key in milliseconds"),
-    spec("persist", 2, WF, persist, "2.2.0", "Remove the expiration from a key"),
+    spec(
+        "expire",
+        -3,
+        WF,
+        expire,
+        "1.0.0",
+        "Set a key's time to live in seconds",
+    ),
+    spec(
+        "pexpire",
+        -3,
+        WF,
+        pexpire,
+        "2.6.0",
+        "Set a key's time to live in milliseconds",
+    ),
+    spec(
+        "expireat",
+        -3,
+        WF,
+        expireat,
+        "1.2.0",
+        "Set the expiration for a key as a UNIX timestamp",
+    ),
+    spec(
+        "pexpireat",
+        -3,
+        WF,
+        pexpireat,
+        "2.6.0",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds",
+    ),
+    spec(
+        "ttl",
+        2,
+        RF,
+        ttl,
+        "1.0.0",
+        "Get the time to live for a key in seconds",
+    ),
+    spec(
+        "pttl",
+        2,
+        RF,
+        pttl,
+        "2.6.0",
+        "Get the time to live for a key in milliseconds",
+    ),
+    spec(
+        "expiretime",
+        2,
+        RF,
+        expiretime,
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key",
+    ),
+    spec(
+        "pexpiretime",
+        2,
+        RF,
+        pexpiretime,
+        "7.0.0",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+    ),
+    spec(
+        "persist",
+        2,
+        WF,
+        persist,
+        "2.2.0",
+        "Remove the expiration from a key",
+    ),
 ];
 
 /// The NX / XX / GT / LT conditions of the EXPIRE family.
@@ -65,7 +128,10 @@ impl Conditions {
     fn allow(&self, current: Option<i64>, when: i64) -> bool {
         match current {
             None => !self.xx && !self.gt,
-            Some(cur) => !self.nx && !(self.gt && when <= cur) && !(self.lt && when >= cur),
+            Some(cur) => {
+                let refused = self.nx || (self.gt && when <= cur) || (self.lt && when >= cur);
+                !refused
+            }
         }
     }
 }

@@ -30,12 +30,47 @@ const fn spec(
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("multi", 1, TX_FAST, multi, "1.2.0", "Mark the start of a transaction block"),
-    spec("exec", 1, TX, exec, "1.2.0", "Execute all commands issued after MULTI"),
-    spec("discard", 1, TX_FAST, discard, "2.0.0", "Discard all commands issued after MULTI"),
-    spec("watch", -2, TX_FAST, watch, "2.2.0", "Watch the given keys to determine execution of the MULTI/EXEC block")
-        .keys(1, -1, 1),
-    spec("unwatch", 1, TX_FAST, unwatch, "2.2.0", "Forget about all watched keys"),
+    spec(
+        "multi",
+        1,
+        TX_FAST,
+        multi,
+        "1.2.0",
+        "Mark the start of a transaction block",
+    ),
+    spec(
+        "exec",
+        1,
+        TX,
+        exec,
+        "1.2.0",
+        "Execute all commands issued after MULTI",
+    ),
+    spec(
+        "discard",
+        1,
+        TX_FAST,
+        discard,
+        "2.0.0",
+        "Discard all commands issued after MULTI",
+    ),
+    spec(
+        "watch",
+        -2,
+        TX_FAST,
+        watch,
+        "2.2.0",
+        "Watch the given keys to determine execution of the MULTI/EXEC block",
+    )
+    .keys(1, -1, 1),
+    spec(
+        "unwatch",
+        1,
+        TX_FAST,
+        unwatch,
+        "2.2.0",
+        "Forget about all watched keys",
+    ),
 ];
 
 fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {

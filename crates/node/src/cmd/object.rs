@@ -11,12 +11,20 @@ const fn sub(name: &'static str, handler: super::Handler) -> CommandSpec {
     CommandSpec::new(name, 3, Flags::READONLY, handler)
         .keys(2, 2, 1)
         .acl(&["keyspace", "read", "slow"])
-        .doc("generic", "2.2.3", "Inspect the internal encoding of a Redis object")
+        .doc(
+            "generic",
+            "2.2.3",
+            "Inspect the internal encoding of a Redis object",
+        )
 }
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("object", -2, Flags::NONE, container)
     .acl(&["slow"])
-    .doc("generic", "2.2.3", "A container for object introspection commands")
+    .doc(
+        "generic",
+        "2.2.3",
+        "A container for object introspection commands",
+    )
     .subcommands(&[
         sub("encoding", encoding),
         sub("refcount", refcount),
@@ -24,7 +32,11 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new("object", -2, Flags::NON
         sub("freq", freq),
         CommandSpec::new("help", 2, Flags::LOADING.with(Flags::STALE), help)
             .acl(&["keyspace", "slow"])
-            .doc("generic", "6.2.0", "Show helpful text about the different subcommands"),
+            .doc(
+                "generic",
+                "6.2.0",
+                "Show helpful text about the different subcommands",
+            ),
     ])];
 
 /// Dispatch resolves subcommands itself; the container is never run on its own.
@@ -42,7 +54,11 @@ const SHARED_REFCOUNT: i64 = i32::MAX as i64;
 const LFU_INIT_VAL: i64 = 5;
 
 /// Runs `reply` on the value at argument 2, or replies null if there is none.
-fn with_value(ctx: &mut Ctx, args: &Args, reply: impl FnOnce(&Config, &Value) -> Reply) -> CmdResult {
+fn with_value(
+    ctx: &mut Ctx,
+    args: &Args,
+    reply: impl FnOnce(&Config, &Value) -> Reply,
+) -> CmdResult {
     let mut db = ctx.db();
     let found = db
         .read(args.get(2))
@@ -69,12 +85,18 @@ fn config_num(cfg: &Config, name: &str) -> usize {
 
 /// Whether the eviction policy is LFU (`MAXMEMORY_FLAG_LFU`).
 fn lfu_policy(cfg: &Config) -> bool {
-    cfg.get("maxmemory-policy").is_some_and(|p| p.ends_with("lfu"))
+    cfg.get("maxmemory-policy")
+        .is_some_and(|p| p.ends_with("lfu"))
 }
 
 /// Listpack while an aggregate is small: at most `entries` elements, each at most
 /// `value` bytes long.
-fn small<'a>(cfg: &Config, family: &str, len: usize, mut items: impl Iterator<Item = &'a SmallBytes>) -> bool {
+fn small<'a>(
+    cfg: &Config,
+    family: &str,
+    len: usize,
+    mut items: impl Iterator<Item = &'a SmallBytes>,
+) -> bool {
     let max_entries = config_num(cfg, &format!("{family}-max-listpack-entries"));
     let max_value = config_num(cfg, &format!("{family}-max-listpack-value"));
     len <= max_entries && items.all(|s| s.len() <= max_value)
@@ -183,4 +205,80 @@ fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         ctx.out.simple(line.as_bytes());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::zset::ZSet;
+
+    fn bytes(items: &[&str]) -> Vec<SmallBytes> {
+        items.iter().map(|s| SmallBytes::from(*s)).collect()
+    }
+
+    #[test]
+    fn aggregate_encodings_follow_the_size_limits() {
+        let mut cfg = Config::default();
+        let set = |items: &[&str]| Value::Set(Box::new(bytes(items).into_iter().collect()));
+        assert_eq!(encoding_of(&cfg, &set(&["1", "-2", "30"])), "intset");
+        assert_eq!(encoding_of(&cfg, &set(&["1", "x"])), "hashtable");
+        assert_eq!(encoding_of(&cfg, &set(&["01"])), "hashtable");
+        cfg.set("set-max-intset-entries", &["2".into()], false)
+            .unwrap();
+        assert_eq!(encoding_of(&cfg, &set(&["1", "2", "3"])), "hashtable");
+
+        let long = "x".repeat(65);
+        let hash = |pairs: &[(&str, &str)]| {
+            Value::Hash(Box::new(
+                pairs
+                    .iter()
+                    .map(|(f, v)| (SmallBytes::from(*f), SmallBytes::from(*v)))
+                    .collect(),
+            ))
+        };
+        assert_eq!(encoding_of(&cfg, &hash(&[("f", "v")])), "listpack");
+        assert_eq!(encoding_of(&cfg, &hash(&[("f", &long)])), "hashtable");
+        let many: Vec<(String, String)> = (0..129).map(|i| (i.to_string(), "v".into())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(f, v)| (f.as_str(), v.as_str())).collect();
+        assert_eq!(encoding_of(&cfg, &hash(&many)), "hashtable");
+
+        let mut z = ZSet::default();
+        z.insert("m".into(), 1.0);
+        assert_eq!(
+            encoding_of(&cfg, &Value::ZSet(Box::new(z.clone()))),
+            "listpack"
+        );
+        z.insert(long.as_str().into(), 2.0);
+        assert_eq!(encoding_of(&cfg, &Value::ZSet(Box::new(z))), "skiplist");
+
+        assert_eq!(encoding_of(&cfg, &Value::new_list()), "quicklist");
+        let stream = Value::Stream(Box::default());
+        assert_eq!(encoding_of(&cfg, &stream), "stream");
+    }
+
+    #[test]
+    fn string_encodings() {
+        let cfg = Config::default();
+        let s = |v: &str| Value::Str(v.into());
+        assert_eq!(encoding_of(&cfg, &s("-9223372036854775808")), "int");
+        assert_eq!(encoding_of(&cfg, &s("9223372036854775808")), "embstr");
+        assert_eq!(encoding_of(&cfg, &s(" 1")), "embstr");
+        assert_eq!(encoding_of(&cfg, &s(&"x".repeat(45))), "raw");
+    }
+
+    #[test]
+    fn deep_clones_are_independent() {
+        let mut original = Value::new_list();
+        original.as_list_mut().unwrap().extend(bytes(&["a", "b"]));
+        let mut copy = original.deep_clone();
+        copy.as_list_mut().unwrap().push_back("c".into());
+        assert_eq!(original.as_list().unwrap().len(), 2);
+        assert_eq!(copy.as_list().unwrap().len(), 3);
+        let mut z = ZSet::default();
+        z.insert("m".into(), 1.0);
+        let zv = Value::ZSet(Box::new(z));
+        assert_eq!(zv.deep_clone().as_zset().unwrap().len(), 1);
+        let sv = Value::Stream(Box::default());
+        assert_eq!(sv.deep_clone().type_name(), "stream");
+    }
 }
