@@ -180,6 +180,8 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::zset::COMMANDS,
         super::stream::COMMANDS,
         super::keys::COMMANDS,
+        super::expire::COMMANDS,
+        super::object::COMMANDS,
         super::pubsub::COMMANDS,
         super::multi::COMMANDS,
         super::connection::COMMANDS,

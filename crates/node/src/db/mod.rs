@@ -68,6 +68,8 @@ impl Db {
             Some(&at) if at <= self.now_ms => {
                 self.remove(key);
                 self.expired_count += 1;
+                // Like Redis, a deletion by expiry is a change for WATCH.
+                self.touch_watched(key);
                 true
             }
             _ => false,
@@ -196,6 +198,37 @@ impl Db {
         n
     }
 
+    /// SWAPDB: exchanges the keys and TTLs of two databases. WATCHes of keys present in
+    /// either are invalidated; clients blocked on keys that now exist are signalled.
+    pub fn swap_keyspace(&mut self, other: &mut Db) {
+        self.touch_watched_present_in(other);
+        other.touch_watched_present_in(self);
+        std::mem::swap(&mut self.keys, &mut other.keys);
+        std::mem::swap(&mut self.expires, &mut other.expires);
+        self.signal_blocked_present();
+        other.signal_blocked_present();
+    }
+
+    fn touch_watched_present_in(&self, other: &Db) {
+        for (key, list) in &self.watched {
+            if self.keys.contains_key(key.as_slice()) || other.keys.contains_key(key.as_slice()) {
+                list.iter().for_each(|w| w.dirty.set(true));
+            }
+        }
+    }
+
+    fn signal_blocked_present(&mut self) {
+        let present: Vec<SmallBytes> = self
+            .blocked
+            .keys()
+            .filter(|k| self.keys.contains_key(k.as_slice()))
+            .cloned()
+            .collect();
+        for key in present {
+            self.signal_ready(&key);
+        }
+    }
+
     /// A random live key, skipping (and deleting) expired ones met on the way.
     pub fn random_key(&mut self, rand: u64) -> Option<SmallBytes> {
         let mut r = rand;
@@ -274,6 +307,7 @@ impl Db {
             if at <= self.now_ms {
                 let key = key.clone();
                 self.remove(&key);
+                self.touch_watched(&key);
                 self.expired_count += 1;
                 expired += 1;
             }

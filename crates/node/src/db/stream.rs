@@ -18,7 +18,7 @@ impl std::fmt::Display for StreamId {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct Stream {
     pub entries: BTreeMap<StreamId, Vec<(SmallBytes, SmallBytes)>>,
     pub last_id: StreamId,

@@ -69,6 +69,18 @@ impl Value {
         }
     }
 
+    /// An independent copy of the value (COPY), whatever its type.
+    pub fn deep_clone(&self) -> Value {
+        match self {
+            Value::Str(s) => Value::Str(s.clone()),
+            Value::List(l) => Value::List(l.clone()),
+            Value::Hash(h) => Value::Hash(h.clone()),
+            Value::Set(s) => Value::Set(s.clone()),
+            Value::ZSet(z) => Value::ZSet(z.clone()),
+            Value::Stream(s) => Value::Stream(s.clone()),
+        }
+    }
+
     pub fn new_list() -> Value {
         Value::List(Box::default())
     }

@@ -24,7 +24,7 @@ impl Ord for Score {
     }
 }
 
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub struct ZSet {
     pub scores: HashMap<SmallBytes, f64>,
     pub order: BTreeSet<(Score, SmallBytes)>,

@@ -399,3 +399,24 @@ pub fn sorted(f: Frame) -> Frame {
         other => other,
     }
 }
+
+/// Runs `steps` on fresh connections to `server`: each step is (connection, command);
+/// connection 9 means "sleep that many ms". Returns each reply, shown readably.
+pub fn run_steps(server: &Server, steps: &[(usize, &str)]) -> Vec<String> {
+    let mut conns: Vec<Conn> = (0..3).map(|_| server.conn()).collect();
+    let mut out = Vec::new();
+    for &(c, line) in steps {
+        if c == 9 {
+            std::thread::sleep(Duration::from_millis(line.parse().unwrap()));
+            continue;
+        }
+        let words: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+        out.push(format!("{line} -> {}", show(&conns[c].cmd_raw(&words))));
+    }
+    out
+}
+
+/// The same multi-connection scenario on our node and on redis-server.
+pub fn check_steps(d: &Differential, steps: &[(usize, &str)]) {
+    assert_eq!(run_steps(&d.ours, steps), run_steps(&d.redis, steps));
+}
