@@ -238,7 +238,7 @@ mod tests {
         };
         assert_eq!(encoding_of(&cfg, &hash(&[("f", "v")])), "listpack");
         assert_eq!(encoding_of(&cfg, &hash(&[("f", &long)])), "hashtable");
-        let many: Vec<(String, String)> = (0..129).map(|i| (i.to_string(), "v".into())).collect();
+        let many: Vec<(String, String)> = (0..513).map(|i| (i.to_string(), "v".into())).collect();
         let many: Vec<(&str, &str)> = many.iter().map(|(f, v)| (f.as_str(), v.as_str())).collect();
         assert_eq!(encoding_of(&cfg, &hash(&many)), "hashtable");
 
