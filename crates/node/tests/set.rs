@@ -103,12 +103,14 @@ fn spop_and_srandmember_errors_and_edges() {
          SPOP s
          EXISTS s
          SADD s a b c
-         SPOP s -1
-         SPOP s 3
-         EXISTS s
-         SADD s a b c
-         SPOP s 10
-         EXISTS s
+         SPOP s -1",
+    );
+    d.check_unordered(&["SPOP", "s", "3"]);
+    d.check(&["EXISTS", "s"]);
+    d.check(&["SADD", "s", "a", "b", "c"]);
+    d.check_unordered(&["SPOP", "s", "10"]);
+    d.check_script(
+        "EXISTS s
          SET str x
          SPOP str
          SPOP str 2

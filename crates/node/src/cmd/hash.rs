@@ -39,22 +39,134 @@ const fn spec(
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("hset", -4, WDF, hset, "2.0.0", "Set the string value of a hash field"),
-    spec("hsetnx", 4, WDF, hsetnx, "2.0.0", "Set the value of a hash field, only if the field does not exist"),
-    spec("hget", 3, RF, hget, "2.0.0", "Get the value of a hash field"),
-    spec("hmget", -3, RF, hmget, "2.0.0", "Get the values of all the given hash fields"),
-    spec("hmset", -4, WDF, hmset, "2.0.0", "Set multiple hash fields to multiple values"),
-    spec("hdel", -3, WF, hdel, "2.0.0", "Delete one or more hash fields"),
-    spec("hgetall", 2, R, hgetall, "2.0.0", "Get all the fields and values in a hash"),
-    spec("hkeys", 2, R, hkeys, "2.0.0", "Get all the fields in a hash"),
-    spec("hvals", 2, R, hvals, "2.0.0", "Get all the values in a hash"),
-    spec("hlen", 2, RF, hlen, "2.0.0", "Get the number of fields in a hash"),
-    spec("hexists", 3, RF, hexists, "2.0.0", "Determine if a hash field exists"),
-    spec("hincrby", 4, WDF, hincrby, "2.0.0", "Increment the integer value of a hash field by the given number"),
-    spec("hincrbyfloat", 4, WDF, hincrbyfloat, "2.6.0", "Increment the float value of a hash field by the given amount"),
-    spec("hstrlen", 3, RF, hstrlen, "3.2.0", "Get the length of the value of a hash field"),
-    spec("hrandfield", -2, R, hrandfield, "6.2.0", "Get one or multiple random fields from a hash"),
-    spec("hscan", -3, R, hscan, "2.8.0", "Incrementally iterate hash fields and associated values"),
+    spec(
+        "hset",
+        -4,
+        WDF,
+        hset,
+        "2.0.0",
+        "Set the string value of a hash field",
+    ),
+    spec(
+        "hsetnx",
+        4,
+        WDF,
+        hsetnx,
+        "2.0.0",
+        "Set the value of a hash field, only if the field does not exist",
+    ),
+    spec(
+        "hget",
+        3,
+        RF,
+        hget,
+        "2.0.0",
+        "Get the value of a hash field",
+    ),
+    spec(
+        "hmget",
+        -3,
+        RF,
+        hmget,
+        "2.0.0",
+        "Get the values of all the given hash fields",
+    ),
+    spec(
+        "hmset",
+        -4,
+        WDF,
+        hmset,
+        "2.0.0",
+        "Set multiple hash fields to multiple values",
+    ),
+    spec(
+        "hdel",
+        -3,
+        WF,
+        hdel,
+        "2.0.0",
+        "Delete one or more hash fields",
+    ),
+    spec(
+        "hgetall",
+        2,
+        R,
+        hgetall,
+        "2.0.0",
+        "Get all the fields and values in a hash",
+    ),
+    spec(
+        "hkeys",
+        2,
+        R,
+        hkeys,
+        "2.0.0",
+        "Get all the fields in a hash",
+    ),
+    spec(
+        "hvals",
+        2,
+        R,
+        hvals,
+        "2.0.0",
+        "Get all the values in a hash",
+    ),
+    spec(
+        "hlen",
+        2,
+        RF,
+        hlen,
+        "2.0.0",
+        "Get the number of fields in a hash",
+    ),
+    spec(
+        "hexists",
+        3,
+        RF,
+        hexists,
+        "2.0.0",
+        "Determine if a hash field exists",
+    ),
+    spec(
+        "hincrby",
+        4,
+        WDF,
+        hincrby,
+        "2.0.0",
+        "Increment the integer value of a hash field by the given number",
+    ),
+    spec(
+        "hincrbyfloat",
+        4,
+        WDF,
+        hincrbyfloat,
+        "2.6.0",
+        "Increment the float value of a hash field by the given amount",
+    ),
+    spec(
+        "hstrlen",
+        3,
+        RF,
+        hstrlen,
+        "3.2.0",
+        "Get the length of the value of a hash field",
+    ),
+    spec(
+        "hrandfield",
+        -2,
+        R,
+        hrandfield,
+        "6.2.0",
+        "Get one or multiple random fields from a hash",
+    ),
+    spec(
+        "hscan",
+        -3,
+        R,
+        hscan,
+        "2.8.0",
+        "Incrementally iterate hash fields and associated values",
+    ),
 ];
 
 /// The hash at `key` for a read (None if missing), or WRONGTYPE.
@@ -83,7 +195,7 @@ fn put(hash: &mut Fields, field: &[u8], value: &[u8]) -> bool {
 
 /// HSET/HMSET: writes the pairs and returns how many fields were new.
 fn set_pairs(ctx: &mut Ctx, args: &Args) -> Result<i64, CmdError> {
-    if args.len().is_multiple_of(2) {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::Arity(args.name_lower()));
     }
     let key = args.get(1);

@@ -34,25 +34,127 @@ const fn spec(
 }
 
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("sadd", -3, WD.with(Flags::FAST), sadd, "1.0.0", "Add one or more members to a set"),
-    spec("srem", -3, WF, srem, "1.0.0", "Remove one or more members from a set"),
-    spec("smembers", 2, R, smembers, "1.0.0", "Get all the members in a set"),
-    spec("sismember", 3, RF, sismember, "1.0.0", "Determine if a given value is a member of a set"),
-    spec("smismember", -3, RF, smismember, "6.2.0", "Returns the membership associated with the given elements for a set"),
-    spec("scard", 2, RF, scard, "1.0.0", "Get the number of members in a set"),
-    spec("spop", -2, WF, spop, "1.0.0", "Remove and return one or multiple random members from a set"),
-    spec("srandmember", -2, R, srandmember, "1.0.0", "Get one or multiple random members from a set"),
-    spec("smove", 4, WF, smove, "1.0.0", "Move a member from one set to another").keys(1, 2, 1),
+    spec(
+        "sadd",
+        -3,
+        WD.with(Flags::FAST),
+        sadd,
+        "1.0.0",
+        "Add one or more members to a set",
+    ),
+    spec(
+        "srem",
+        -3,
+        WF,
+        srem,
+        "1.0.0",
+        "Remove one or more members from a set",
+    ),
+    spec(
+        "smembers",
+        2,
+        R,
+        smembers,
+        "1.0.0",
+        "Get all the members in a set",
+    ),
+    spec(
+        "sismember",
+        3,
+        RF,
+        sismember,
+        "1.0.0",
+        "Determine if a given value is a member of a set",
+    ),
+    spec(
+        "smismember",
+        -3,
+        RF,
+        smismember,
+        "6.2.0",
+        "Returns the membership associated with the given elements for a set",
+    ),
+    spec(
+        "scard",
+        2,
+        RF,
+        scard,
+        "1.0.0",
+        "Get the number of members in a set",
+    ),
+    spec(
+        "spop",
+        -2,
+        WF,
+        spop,
+        "1.0.0",
+        "Remove and return one or multiple random members from a set",
+    ),
+    spec(
+        "srandmember",
+        -2,
+        R,
+        srandmember,
+        "1.0.0",
+        "Get one or multiple random members from a set",
+    ),
+    spec(
+        "smove",
+        4,
+        WF,
+        smove,
+        "1.0.0",
+        "Move a member from one set to another",
+    )
+    .keys(1, 2, 1),
     spec("sinter", -2, R, sinter, "1.0.0", "Intersect multiple sets").keys(1, -1, 1),
     spec("sunion", -2, R, sunion, "1.0.0", "Add multiple sets").keys(1, -1, 1),
     spec("sdiff", -2, R, sdiff, "1.0.0", "Subtract multiple sets").keys(1, -1, 1),
-    spec("sinterstore", -3, WD, sinterstore, "1.0.0", "Intersect multiple sets and store the resulting set in a key").keys(1, -1, 1),
-    spec("sunionstore", -3, WD, sunionstore, "1.0.0", "Add multiple sets and store the resulting set in a key").keys(1, -1, 1),
-    spec("sdiffstore", -3, WD, sdiffstore, "1.0.0", "Subtract multiple sets and store the resulting set in a key").keys(1, -1, 1),
-    spec("sintercard", -3, R, sintercard, "7.0.0", "Intersect multiple sets and return the cardinality of the result")
-        .keys(0, 0, 0)
-        .keys_fn(sintercard_keys),
-    spec("sscan", -3, R, sscan, "2.8.0", "Incrementally iterate Set elements"),
+    spec(
+        "sinterstore",
+        -3,
+        WD,
+        sinterstore,
+        "1.0.0",
+        "Intersect multiple sets and store the resulting set in a key",
+    )
+    .keys(1, -1, 1),
+    spec(
+        "sunionstore",
+        -3,
+        WD,
+        sunionstore,
+        "1.0.0",
+        "Add multiple sets and store the resulting set in a key",
+    )
+    .keys(1, -1, 1),
+    spec(
+        "sdiffstore",
+        -3,
+        WD,
+        sdiffstore,
+        "1.0.0",
+        "Subtract multiple sets and store the resulting set in a key",
+    )
+    .keys(1, -1, 1),
+    spec(
+        "sintercard",
+        -3,
+        R,
+        sintercard,
+        "7.0.0",
+        "Intersect multiple sets and return the cardinality of the result",
+    )
+    .keys(0, 0, 0)
+    .keys_fn(sintercard_keys),
+    spec(
+        "sscan",
+        -3,
+        R,
+        sscan,
+        "2.8.0",
+        "Incrementally iterate Set elements",
+    ),
 ];
 
 /// The set at `key` for a read (None if missing), or WRONGTYPE.
@@ -341,7 +443,12 @@ fn compute<'s>(op: SetOp, sets: &[Option<&'s Members>], limit: usize) -> Vec<&'s
                 .collect()
         }
         SetOp::Union => {
-            let all: HashSet<&SmallBytes> = sets.iter().copied().flatten().flat_map(|s| s.iter()).collect();
+            let all: HashSet<&SmallBytes> = sets
+                .iter()
+                .copied()
+                .flatten()
+                .flat_map(|s| s.iter())
+                .collect();
             all.into_iter().collect()
         }
         SetOp::Diff => {
