@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod client;
+pub mod collection;
 pub mod command;
 pub mod command_meta;
 pub mod config;

@@ -99,6 +99,12 @@ impl Db {
         self.touch_watched(key);
     }
 
+    /// The value at `key` without expiring it: for commands that already looked their
+    /// keys up with `get`/`read` and then need shared access to several at once.
+    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
+        self.keys.get(key)
+    }
+
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
         self.expire_if_needed(key);
         self.keys.get_mut(key)
