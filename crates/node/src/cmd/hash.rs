@@ -10,8 +10,9 @@ use crate::db::{Db, HashMap, SmallBytes, Value};
 type Fields = HashMap<SmallBytes, SmallBytes>;
 
 /// Up to this many fields a deletion keeps the insertion order of the rest, as Redis's
-/// listpack encoding does; bigger hashes use the O(1) swap removal.
-const ORDERED_DELETE_MAX: usize = 128;
+/// listpack encoding does (512 is Redis 7.0's built-in `hash-max-listpack-entries`);
+/// bigger hashes use the O(1) swap removal.
+const ORDERED_DELETE_MAX: usize = 512;
 
 const R: Flags = Flags::READONLY;
 const RF: Flags = R.with(Flags::FAST);

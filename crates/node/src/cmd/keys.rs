@@ -299,30 +299,6 @@ fn keys(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// A SCAN cursor as C's `strtoul` reads it: optional sign (a minus wraps around),
-/// decimal digits, nothing else; the empty string is cursor 0.
-pub fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
-    let invalid = || CmdError::msg("ERR invalid cursor");
-    if arg.is_empty() {
-        return Ok(0);
-    }
-    let (neg, digits) = match arg[0] {
-        b'-' => (true, &arg[1..]),
-        b'+' => (false, &arg[1..]),
-        _ => (false, arg),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return Err(invalid());
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v
-            .checked_mul(10)
-            .and_then(|v| v.checked_add((d - b'0') as u64))
-            .ok_or_else(invalid)?;
-    }
-    Ok(if neg { v.wrapping_neg() } else { v })
-}
 
 /// SCAN's MATCH / COUNT / TYPE options.
 struct ScanOptions<'a> {
@@ -362,7 +338,7 @@ fn parse_scan_options<'a>(args: &Args<'a>, from: usize) -> Result<ScanOptions<'a
 }
 
 fn scan(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    let cursor = parse_cursor(args.get(1))?;
+    let cursor = super::collection::parse_cursor(args.get(1))?;
     let opts = parse_scan_options(args, 2)?;
     let mut db = ctx.db();
     let mut found: Vec<SmallBytes> = Vec::new();
@@ -428,21 +404,4 @@ fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cursor;
-
-    #[test]
-    fn cursors_parse_like_strtoul() {
-        assert_eq!(parse_cursor(b"").unwrap(), 0);
-        assert_eq!(parse_cursor(b"+7").unwrap(), 7);
-        assert_eq!(parse_cursor(b"-1").unwrap(), u64::MAX);
-        assert_eq!(parse_cursor(b"18446744073709551615").unwrap(), u64::MAX);
-        assert!(parse_cursor(b"18446744073709551616").is_err());
-        assert!(parse_cursor(b" 1").is_err());
-        assert!(parse_cursor(b"1x").is_err());
-        assert!(parse_cursor(b"-").is_err());
-    }
 }
