@@ -130,7 +130,8 @@ pub struct Published {
 }
 
 /// Delivers `message` on `channel` to its subscribers (and, unless sharded, to the
-/// matching patterns' subscribers), like Redis's `pubsubPublishMessage`.
+/// matching patterns' subscribers), like Redis's `pubsubPublishMessage`. `publisher`
+/// is the publishing client's id (0 when the server publishes, e.g. notifications).
 pub fn publish(
     srv: &Server,
     channel: &[u8],
