@@ -60,8 +60,8 @@ impl Connection {
     async fn run(&mut self) -> Close {
         loop {
             let pending_block = self.process_input();
-            if self.flush().await.is_err() {
-                return Close::Io;
+            if let Err(reason) = self.flush_unless_killed().await {
+                return reason;
             }
             if self.client.close_after_reply || self.client.shared.kill.get() {
                 return Close::Requested;
@@ -153,6 +153,33 @@ impl Connection {
             shrink(&mut self.out.buf);
         }
         Ok(())
+    }
+
+    /// Flushes, but gives up when the client is killed meanwhile: a peer that stopped
+    /// reading (e.g. a subscriber over its output limit) must not hold the task forever.
+    async fn flush_unless_killed(&mut self) -> Result<(), Close> {
+        let shared = self.client.shared.clone();
+        let mut woken = false;
+        let result = {
+            let flush = self.flush();
+            tokio::pin!(flush);
+            loop {
+                tokio::select! {
+                    done = &mut flush => break done.map_err(|_| Close::Io),
+                    _ = shared.wake.notified() => {
+                        if shared.kill.get() {
+                            return Err(Close::Requested);
+                        }
+                        woken = true;
+                    }
+                }
+            }
+        };
+        // Output that arrived meanwhile still needs its wake-up.
+        if woken {
+            shared.wake.notify_one();
+        }
+        result
     }
 
     /// Waits for more input, or for a wake-up (pushes to deliver, kill).
