@@ -11,6 +11,7 @@ pub mod error;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod list_block;
 pub mod multi;
 pub mod pubsub;
 pub mod server;
