@@ -254,13 +254,12 @@ fn rpushx(ctx: &mut Ctx, args: &Args) -> CmdResult {
     push_generic(ctx, args, End::Right, false)
 }
 
-/// Redis's `getPositiveLongFromObjectOrReply` (zero allowed).
+/// Redis's `getPositiveLongFromObjectOrReply` (zero allowed, one error for all).
 fn positive_count(arg: &[u8]) -> Result<usize, CmdError> {
-    match parse_i64(arg) {
-        None => Err(CmdError::NotInteger),
-        Some(n) if n < 0 => Err(CmdError::msg("ERR value is out of range, must be positive")),
-        Some(n) => Ok(n as usize),
-    }
+    parse_i64(arg)
+        .filter(|&n| n >= 0)
+        .map(|n| n as usize)
+        .ok_or_else(|| CmdError::msg("ERR value is out of range, must be positive"))
 }
 
 /// LPOP / RPOP with an optional count (which turns the reply into an array).
