@@ -13,14 +13,78 @@ const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
 const BLOCKING: Flags = Flags::WRITE.with(Flags::NOSCRIPT).with(Flags::BLOCKING);
 
 pub const COMMANDS: &[CommandSpec] = &[
-    spec("lmove", 5, W, lmove, "6.2.0", "Pop an element from a list, push it to another list and return it").keys(1, 2, 1),
-    spec("rpoplpush", 3, W, rpoplpush, "1.2.0", "Remove the last element in a list, prepend it to another list and return it").keys(1, 2, 1),
-    spec("lmpop", -4, Flags::WRITE, lmpop, "7.0.0", "Pop elements from a list").keys_fn(lmpop_keys),
-    spec("blpop", -3, BLOCKING, blpop, "2.0.0", "Remove and get the first element in a list, or block until one is available").keys(1, -2, 1),
-    spec("brpop", -3, BLOCKING, brpop, "2.0.0", "Remove and get the last element in a list, or block until one is available").keys(1, -2, 1),
-    spec("blmove", 6, BLOCKING.with(Flags::DENYOOM), blmove, "6.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available").keys(1, 2, 1),
-    spec("brpoplpush", 4, BLOCKING.with(Flags::DENYOOM), brpoplpush, "2.2.0", "Pop an element from a list, push it to another list and return it; or block until one is available").keys(1, 2, 1),
-    spec("blmpop", -5, Flags::WRITE.with(Flags::BLOCKING), blmpop, "7.0.0", "Pop elements from a list or block until one is available").keys_fn(blmpop_keys),
+    spec(
+        "lmove",
+        5,
+        W,
+        lmove,
+        "6.2.0",
+        "Pop an element from a list, push it to another list and return it",
+    )
+    .keys(1, 2, 1),
+    spec(
+        "rpoplpush",
+        3,
+        W,
+        rpoplpush,
+        "1.2.0",
+        "Remove the last element in a list, prepend it to another list and return it",
+    )
+    .keys(1, 2, 1),
+    spec(
+        "lmpop",
+        -4,
+        Flags::WRITE,
+        lmpop,
+        "7.0.0",
+        "Pop elements from a list",
+    )
+    .keys_fn(lmpop_keys),
+    spec(
+        "blpop",
+        -3,
+        BLOCKING,
+        blpop,
+        "2.0.0",
+        "Remove and get the first element in a list, or block until one is available",
+    )
+    .keys(1, -2, 1),
+    spec(
+        "brpop",
+        -3,
+        BLOCKING,
+        brpop,
+        "2.0.0",
+        "Remove and get the last element in a list, or block until one is available",
+    )
+    .keys(1, -2, 1),
+    spec(
+        "blmove",
+        6,
+        BLOCKING.with(Flags::DENYOOM),
+        blmove,
+        "6.2.0",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+    )
+    .keys(1, 2, 1),
+    spec(
+        "brpoplpush",
+        4,
+        BLOCKING.with(Flags::DENYOOM),
+        brpoplpush,
+        "2.2.0",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+    )
+    .keys(1, 2, 1),
+    spec(
+        "blmpop",
+        -5,
+        Flags::WRITE.with(Flags::BLOCKING),
+        blmpop,
+        "7.0.0",
+        "Pop elements from a list or block until one is available",
+    )
+    .keys_fn(blmpop_keys),
 ];
 
 /// Deadlines further away than this (about year 3085) never fire: Redis 7.0 lets such
