@@ -14,6 +14,7 @@ pub mod expire;
 pub mod hash;
 pub mod keys;
 pub mod list;
+pub mod list_block;
 pub mod multi;
 pub mod object;
 pub mod pubsub;

@@ -175,6 +175,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
     let families: &[&'static [CommandSpec]] = &[
         super::string::COMMANDS,
         super::list::COMMANDS,
+        super::list_block::COMMANDS,
         super::set::COMMANDS,
         super::hash::COMMANDS,
         super::zset::COMMANDS,
