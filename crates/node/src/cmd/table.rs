@@ -179,6 +179,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::hash::COMMANDS,
         super::zset::COMMANDS,
         super::stream::COMMANDS,
+        super::stream_read::COMMANDS,
         super::keys::COMMANDS,
         super::pubsub::COMMANDS,
         super::multi::COMMANDS,
