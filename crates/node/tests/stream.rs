@@ -340,15 +340,22 @@ fn auto_ids_are_time_based() {
     assert_eq!(c.cmd(&["XADD", "s", &far, "f", "v"]), bulk(&far));
     let next = format!("{}-6", before + 1_000_000);
     assert_eq!(c.cmd(&["XADD", "s", "*", "f", "v"]), bulk(&next));
-    assert_eq!(c.cmd(&["XADD", "s", "MAXLEN", "1", "*", "f", "v"]).clone(), {
-        bulk(&format!("{}-7", before + 1_000_000))
-    });
+    assert_eq!(
+        c.cmd(&["XADD", "s", "MAXLEN", "1", "*", "f", "v"]).clone(),
+        { bulk(&format!("{}-7", before + 1_000_000)) }
+    );
     assert_eq!(c.cmd(&["XLEN", "s"]), int(1));
 }
 
 /// Runs `setup` on both, blocks a client with `block`, runs `wake` from another
 /// client, and compares what the blocked client receives.
-fn blocked_reply(kind: Kind, resp3: bool, setup: &[&[&str]], block: &[&str], wake: &[&[&str]]) -> Vec<u8> {
+fn blocked_reply(
+    kind: Kind,
+    resp3: bool,
+    setup: &[&[&str]],
+    block: &[&str],
+    wake: &[&[&str]],
+) -> Vec<u8> {
     let srv = Server::start_kind(kind, &[]);
     let mut writer = srv.conn();
     for cmd in setup {
@@ -377,23 +384,47 @@ fn xread_block_is_served_by_xadd() {
     let setup: &[&[&str]] = &[&["XADD", "a", "1-1", "f", "old"]];
     let wake: &[&[&str]] = &[&["XADD", "a", "2-1", "f", "new"]];
     for resp3 in [false, true] {
-        check_blocked(resp3, setup, &["XREAD", "BLOCK", "0", "STREAMS", "a", "$"], wake);
-        check_blocked(resp3, setup, &["XREAD", "BLOCK", "5000", "STREAMS", "a", "1-1"], wake);
         check_blocked(
             resp3,
             setup,
-            &["XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "x", "a", "$", "$"],
-            &[&["XADD", "a", "2-1", "f", "new"], &["XADD", "x", "1-1", "f", "y"]],
+            &["XREAD", "BLOCK", "0", "STREAMS", "a", "$"],
+            wake,
+        );
+        check_blocked(
+            resp3,
+            setup,
+            &["XREAD", "BLOCK", "5000", "STREAMS", "a", "1-1"],
+            wake,
+        );
+        check_blocked(
+            resp3,
+            setup,
+            &[
+                "XREAD", "COUNT", "1", "BLOCK", "0", "STREAMS", "x", "a", "$", "$",
+            ],
+            &[
+                &["XADD", "a", "2-1", "f", "new"],
+                &["XADD", "x", "1-1", "f", "y"],
+            ],
         );
     }
     // A stream created while waiting, and one waited on with `$` before it existed.
-    check_blocked(false, &[], &["XREAD", "BLOCK", "0", "STREAMS", "n", "$"], &[&["XADD", "n", "3-3", "f", "v"]]);
+    check_blocked(
+        false,
+        &[],
+        &["XREAD", "BLOCK", "0", "STREAMS", "n", "$"],
+        &[&["XADD", "n", "3-3", "f", "v"]],
+    );
     // Other keys and types do not wake the reader; the stream entry does.
     check_blocked(
         false,
         setup,
         &["XREAD", "BLOCK", "0", "STREAMS", "a", "$"],
-        &[&["XADD", "b", "9-9", "f", "v"], &["XDEL", "a", "1-1"], &["XADD", "a", "5-5", "f", "v"]],
+        &[
+            &["XADD", "b", "9-9", "f", "v"],
+            &["XDEL", "a", "1-1"],
+            &["XADD", "a", "5-5", "f", "v"],
+        ],
     );
 }
 
@@ -430,4 +461,45 @@ fn xread_block_times_out_with_null() {
         }
         assert_eq!(replies[0], replies[1]);
     }
+}
+
+#[test]
+fn xinfo_stream_basic_and_full() {
+    let mut d = Differential::new();
+    d.check_script(
+        "XADD e 1-1 f v
+         XDEL e 1-1
+         XINFO STREAM e
+         XINFO STREAM e FULL
+         XINFO STREAM nokey
+         XINFO FOO
+         XINFO STREAM
+         XINFO STREAM e FOO
+         XINFO STREAM e FULL COUNT
+         XINFO STREAM e FULL COUNT x
+         SET str x
+         XINFO STREAM str",
+    );
+    for n in 1..=250u64 {
+        let id = format!("{}-{}", n * 7919, n % 3);
+        d.check(&["XADD", "s", &id, "f", "v", "n", &n.to_string()]);
+    }
+    d.check_script(
+        "XINFO STREAM s
+         XDEL s 7919-1 23757-0
+         XTRIM s MAXLEN ~ 140
+         XINFO STREAM s
+         XINFO STREAM s FULL COUNT 2
+         XINFO STREAM s full count 0
+         XINFO STREAM s FULL
+         XTRIM s MAXLEN 3
+         XINFO STREAM s",
+    );
+    d.a.cmd(&["HELLO", "3"]);
+    d.b.cmd(&["HELLO", "3"]);
+    d.check_script(
+        "XINFO STREAM s
+         XINFO STREAM e
+         XINFO STREAM s FULL",
+    );
 }

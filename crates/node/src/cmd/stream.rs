@@ -423,6 +423,12 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
+/// Records a change removing `n` entries: Redis counts each one as a change.
+fn note_removed(db: &mut Db, key: &[u8], n: u64) {
+    db.modified(key);
+    db.dirty += n - 1;
+}
+
 fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let limits = node_limits(ctx.srv);
     let a = parse_add_trim(args, false, limits.max_entries)?;
@@ -434,7 +440,7 @@ fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
         None => 0,
     };
     if removed > 0 {
-        db.modified(key);
+        note_removed(&mut db, key, removed);
     }
     drop(db);
     ctx.out.int(removed as i64);
@@ -456,7 +462,7 @@ fn xdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
         .collect::<Result<Vec<_>, _>>()?;
     let deleted = ids.into_iter().filter(|id| s.delete(*id)).count();
     if deleted > 0 {
-        db.modified(key);
+        note_removed(&mut db, key, deleted as u64);
     }
     drop(db);
     ctx.out.int(deleted as i64);

@@ -1,10 +1,10 @@
 //! XREAD (Redis's `xreadCommand` without consumer groups): reading several streams
-//! at once, blocking until an entry newer than the given IDs arrives.
+//! at once, blocking until an entry newer than the given IDs arrives; and XINFO STREAM.
 
-use super::stream::{parse_id, read_stream, reply_range, spec};
+use super::stream::{parse_id, read_stream, reply_entry, reply_id, reply_range, spec};
 use super::table::{CommandSpec, Flags};
 use super::{Args, CmdError, CmdResult, Ctx, OwnedArgs};
-use crate::db::stream::StreamId;
+use crate::db::stream::{Stream, StreamId};
 
 pub const COMMANDS: &[CommandSpec] = &[spec(
     "xread",
@@ -14,7 +14,27 @@ pub const COMMANDS: &[CommandSpec] = &[spec(
     "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
 )
 .keys_fn(xread_keys)
-.acl(&["read", "stream", "slow", "blocking"])];
+.acl(&["read", "stream", "slow", "blocking"]),
+spec(
+    "xinfo",
+    -2,
+    Flags::NONE,
+    xinfo_stream,
+    "A container for stream introspection commands",
+)
+.keys(0, 0, 0)
+.acl(&["slow"])
+.subcommands(XINFO_SUBCOMMANDS)];
+
+const XINFO_SUBCOMMANDS: &[CommandSpec] = &[spec(
+    "stream",
+    -3,
+    Flags::READONLY,
+    xinfo_stream,
+    "Get information about a stream",
+)
+.keys(2, 2, 1)
+.acl(&["read", "stream", "slow"])];
 
 /// Keys of XREAD: the first half of the arguments after STREAMS.
 fn xread_keys(args: &Args) -> Vec<usize> {
@@ -68,7 +88,7 @@ fn parse_read_args(args: &Args, now_ms: u64) -> Result<ReadArgs, CmdError> {
             i += 1;
         } else if more > 0 && args.is(i, "streams") {
             r.keys_at = i + 1;
-            if more % 2 != 0 {
+            if !more.is_multiple_of(2) {
                 return Err(CmdError::msg(
                     "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified.",
                 ));
@@ -174,4 +194,67 @@ fn rewrite_dollar_ids(args: &Args, ids_at: usize, ids: &[StreamId]) -> Option<Ow
         }
     }
     Some(out)
+}
+
+/// XINFO STREAM key [FULL [COUNT n]] (consumer groups are not kept, so none show).
+fn xinfo_stream(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut db = ctx.db();
+    let s = read_stream(&mut db, args.get(2))?.ok_or(CmdError::NoSuchKey)?;
+    let full_syntax = || {
+        CmdError::msg(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try XINFO HELP.",
+            String::from_utf8_lossy(args.get(1))
+        ))
+    };
+    let full = args.len() > 3;
+    let mut count = 10;
+    if full {
+        if !args.is(3, "full") {
+            return Err(full_syntax());
+        }
+        if args.len() > 4 {
+            if args.len() != 6 || !args.is(4, "count") {
+                return Err(full_syntax());
+            }
+            count = args.i64(5)?.max(0) as usize;
+        }
+    }
+    ctx.out.map(if full { 9 } else { 10 });
+    info_common(ctx, s);
+    if full {
+        ctx.out.bulk(b"entries");
+        reply_range(ctx.out, s, StreamId::MIN, StreamId::MAX, false, count);
+        ctx.out.bulk(b"groups");
+        ctx.out.array(0);
+        return Ok(());
+    }
+    ctx.out.bulk(b"groups");
+    ctx.out.int(0);
+    for (name, edge) in [(&b"first-entry"[..], s.first()), (b"last-entry", s.last())] {
+        ctx.out.bulk(name);
+        match edge {
+            Some((id, fields)) => reply_entry(ctx.out, *id, fields),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+/// The fields XINFO STREAM shows in both forms.
+fn info_common(ctx: &mut Ctx, s: &Stream) {
+    let out = &mut *ctx.out;
+    out.bulk(b"length");
+    out.int(s.len() as i64);
+    out.bulk(b"radix-tree-keys");
+    out.int(s.node_count() as i64);
+    out.bulk(b"radix-tree-nodes");
+    out.int(s.radix_tree_nodes() as i64);
+    out.bulk(b"last-generated-id");
+    reply_id(out, s.last_id);
+    out.bulk(b"max-deleted-entry-id");
+    reply_id(out, s.max_deleted_id);
+    out.bulk(b"entries-added");
+    out.int(s.entries_added as i64);
+    out.bulk(b"recorded-first-entry-id");
+    reply_id(out, s.first().map_or(StreamId::MIN, |(id, _)| *id));
 }

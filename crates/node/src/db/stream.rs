@@ -174,6 +174,31 @@ fn lp_str_size(s: &[u8]) -> usize {
     enc + lp_backlen(enc)
 }
 
+fn rax_key(id: StreamId) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&id.ms.to_be_bytes());
+    k[8..].copy_from_slice(&id.seq.to_be_bytes());
+    k
+}
+
+/// Rax nodes below (and including) the trie vertex at `depth` shared by the sorted
+/// `keys`: a leaf, a compressed chain down to the next branching point, or a branch.
+fn rax_nodes(keys: &[[u8; 16]], depth: usize) -> usize {
+    if depth == 16 {
+        return 1;
+    }
+    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+    if first[depth] == last[depth] {
+        let common = (depth..16).take_while(|&i| first[i] == last[i]).count();
+        return 1 + rax_nodes(keys, depth + common);
+    }
+    let children: usize = keys
+        .chunk_by(|a, b| a[depth] == b[depth])
+        .map(|group| rax_nodes(group, depth + 1))
+        .sum();
+    1 + children
+}
+
 /// How XTRIM / XADD trim.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trim {
@@ -202,6 +227,16 @@ impl Stream {
     /// Number of listpack nodes (XINFO's radix-tree-keys).
     pub fn node_count(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Nodes of the radix tree indexing the listpacks by master ID (XINFO's
+    /// radix-tree-nodes), as a fully compressed rax over 128-bit big-endian keys.
+    pub fn radix_tree_nodes(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self.nodes.iter().map(|n| rax_key(n.master_id)).collect();
+        if keys.is_empty() {
+            return 1;
+        }
+        rax_nodes(&keys, 0)
     }
 
     pub fn first(&self) -> Option<(&StreamId, &Packed)> {
