@@ -415,7 +415,18 @@ fn xread_block_is_served_by_xadd() {
         &["XREAD", "BLOCK", "0", "STREAMS", "n", "$"],
         &[&["XADD", "n", "3-3", "f", "v"]],
     );
-    // Other keys and types do not wake the reader; the stream entry does.
+    // A key of another type does not serve the reader (nor make it fail).
+    check_blocked(
+        false,
+        &[],
+        &["XREAD", "BLOCK", "0", "STREAMS", "k", "$"],
+        &[
+            &["SET", "k", "x"],
+            &["DEL", "k"],
+            &["XADD", "k", "1-1", "f", "v"],
+        ],
+    );
+    // Other keys do not wake the reader; the stream entry does.
     check_blocked(
         false,
         setup,
@@ -501,5 +512,28 @@ fn xinfo_stream_basic_and_full() {
         "XINFO STREAM s
          XINFO STREAM e
          XINFO STREAM s FULL",
+    );
+}
+
+#[test]
+fn node_shapes_match_for_large_and_numeric_values() {
+    let mut d = Differential::new();
+    fill(&mut d, "huge", 1, 6, 5000);
+    fill(&mut d, "edge", 1, 40, 90);
+    for n in 1..=150u64 {
+        let id = format!("{n}-0");
+        let value = (n as i64 * -977).to_string();
+        d.check(&["XADD", "num", &id, "a", &value, "12345", "-4097"]);
+    }
+    d.check_script(
+        "XINFO STREAM huge
+         XINFO STREAM edge
+         XINFO STREAM num
+         XTRIM huge MAXLEN ~ 2
+         XTRIM edge MAXLEN ~ 5
+         XTRIM num MINID ~ 120
+         XINFO STREAM huge
+         XINFO STREAM edge
+         XINFO STREAM num",
     );
 }
