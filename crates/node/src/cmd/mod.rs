@@ -21,6 +21,7 @@ pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod stream;
+pub mod stream_read;
 pub mod string;
 pub mod table;
 pub mod zset;

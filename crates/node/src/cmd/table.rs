@@ -180,6 +180,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::hash::COMMANDS,
         super::zset::COMMANDS,
         super::stream::COMMANDS,
+        super::stream_read::COMMANDS,
         super::keys::COMMANDS,
         super::expire::COMMANDS,
         super::object::COMMANDS,
