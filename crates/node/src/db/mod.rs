@@ -79,6 +79,12 @@ impl Db {
         self.keys.get(key)
     }
 
+    /// The value at `key` without expiring it or counting a read, for commands that
+    /// hold several values at once after checking each with [`Db::read`].
+    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
+        self.keys.get(key)
+    }
+
     /// A read of `key` by a command, counted in keyspace hits and misses.
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(key);

@@ -1,33 +1,371 @@
-//! Sorted set storage: member → score, plus the members in (score, member) order.
-//! Operations beyond the basics live with the commands in `cmd/zset.rs`.
+//! Sorted set storage: a member → score map plus an order-statistic treap (arena
+//! nodes with subtree sizes) so ranks, rank ranges and score/lex ranges are O(log n).
 
-use std::collections::BTreeSet;
+use std::cmp::Ordering;
 
 use super::bytes::SmallBytes;
 use super::HashMap;
 
-/// A score with a total order (scores are never NaN).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Score(pub f64);
+const NIL: u32 = u32::MAX;
 
-impl Eq for Score {}
+/// One element in the ordering tree; `size` counts the subtree rooted here.
+struct Node {
+    member: SmallBytes,
+    score: f64,
+    left: u32,
+    right: u32,
+    size: u32,
+    prio: u32,
+}
 
-impl PartialOrd for Score {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
+/// Orders elements as Redis does: by score, then by member bytes. Scores are never
+/// NaN, and -0 equals 0 (as C's `<` and `==` see them).
+fn cmp_elem(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    match s1.partial_cmp(&s2) {
+        Some(Ordering::Equal) | None => m1.cmp(m2),
+        Some(o) => o,
     }
 }
 
-impl Ord for Score {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.0.total_cmp(&other.0)
+/// A treap over an index arena; freed slots are chained through `left`.
+struct Tree {
+    nodes: Vec<Node>,
+    root: u32,
+    free: u32,
+    seed: u32,
+}
+
+impl Default for Tree {
+    fn default() -> Self {
+        Tree {
+            nodes: Vec::new(),
+            root: NIL,
+            free: NIL,
+            seed: 0x9E37_79B9,
+        }
     }
 }
 
-#[derive(Default)]
+impl Tree {
+    fn size(&self, n: u32) -> usize {
+        if n == NIL {
+            0
+        } else {
+            self.nodes[n as usize].size as usize
+        }
+    }
+
+    fn fix(&mut self, n: u32) {
+        let (l, r) = {
+            let node = &self.nodes[n as usize];
+            (node.left, node.right)
+        };
+        self.nodes[n as usize].size = (self.size(l) + self.size(r) + 1) as u32;
+    }
+
+    fn next_prio(&mut self) -> u32 {
+        // xorshift32: cheap, and priorities only need to look random.
+        let mut x = self.seed;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.seed = x;
+        x
+    }
+
+    fn alloc(&mut self, member: SmallBytes, score: f64) -> u32 {
+        let node = Node {
+            member,
+            score,
+            left: NIL,
+            right: NIL,
+            size: 1,
+            prio: self.next_prio(),
+        };
+        if self.free != NIL {
+            let i = self.free;
+            self.free = self.nodes[i as usize].left;
+            self.nodes[i as usize] = node;
+            i
+        } else {
+            self.nodes.push(node);
+            (self.nodes.len() - 1) as u32
+        }
+    }
+
+    /// Returns a slot to the free list, handing back its member.
+    fn release(&mut self, n: u32) -> (SmallBytes, f64) {
+        let node = &mut self.nodes[n as usize];
+        let member = std::mem::replace(&mut node.member, SmallBytes::new(b""));
+        node.left = self.free;
+        node.right = NIL;
+        self.free = n;
+        (member, node.score)
+    }
+
+    fn cmp_node(&self, n: u32, score: f64, member: &[u8]) -> Ordering {
+        let node = &self.nodes[n as usize];
+        cmp_elem(node.score, &node.member, score, member)
+    }
+
+    /// Orders node `a` against node `b`.
+    fn cmp_nodes(&self, a: u32, b: u32) -> Ordering {
+        let b = &self.nodes[b as usize];
+        self.cmp_node(a, b.score, &b.member)
+    }
+
+    /// Splits `t` into the elements ordered before node `n` and the rest.
+    fn split(&mut self, t: u32, n: u32) -> (u32, u32) {
+        if t == NIL {
+            return (NIL, NIL);
+        }
+        if self.cmp_nodes(t, n) == Ordering::Less {
+            let (l, r) = self.split(self.nodes[t as usize].right, n);
+            self.nodes[t as usize].right = l;
+            self.fix(t);
+            (t, r)
+        } else {
+            let (l, r) = self.split(self.nodes[t as usize].left, n);
+            self.nodes[t as usize].left = r;
+            self.fix(t);
+            (l, t)
+        }
+    }
+
+    /// Splits `t` into its first `k` elements and the rest.
+    fn split_rank(&mut self, t: u32, k: usize) -> (u32, u32) {
+        if t == NIL {
+            return (NIL, NIL);
+        }
+        let ls = self.size(self.nodes[t as usize].left);
+        if k <= ls {
+            let (l, r) = self.split_rank(self.nodes[t as usize].left, k);
+            self.nodes[t as usize].left = r;
+            self.fix(t);
+            (l, t)
+        } else {
+            let (l, r) = self.split_rank(self.nodes[t as usize].right, k - ls - 1);
+            self.nodes[t as usize].right = l;
+            self.fix(t);
+            (t, r)
+        }
+    }
+
+    /// Joins two treaps where every element of `a` orders before every one of `b`.
+    fn merge(&mut self, a: u32, b: u32) -> u32 {
+        if a == NIL {
+            return b;
+        }
+        if b == NIL {
+            return a;
+        }
+        if self.nodes[a as usize].prio >= self.nodes[b as usize].prio {
+            let r = self.merge(self.nodes[a as usize].right, b);
+            self.nodes[a as usize].right = r;
+            self.fix(a);
+            a
+        } else {
+            let l = self.merge(a, self.nodes[b as usize].left);
+            self.nodes[b as usize].left = l;
+            self.fix(b);
+            b
+        }
+    }
+
+    fn insert_at(&mut self, t: u32, n: u32) -> u32 {
+        if t == NIL {
+            return n;
+        }
+        if self.nodes[n as usize].prio > self.nodes[t as usize].prio {
+            let (l, r) = self.split(t, n);
+            let node = &mut self.nodes[n as usize];
+            node.left = l;
+            node.right = r;
+            self.fix(n);
+            return n;
+        }
+        let goes_left = self.cmp_nodes(n, t) == Ordering::Less;
+        if goes_left {
+            let l = self.insert_at(self.nodes[t as usize].left, n);
+            self.nodes[t as usize].left = l;
+        } else {
+            let r = self.insert_at(self.nodes[t as usize].right, n);
+            self.nodes[t as usize].right = r;
+        }
+        self.nodes[t as usize].size += 1;
+        t
+    }
+
+    fn insert(&mut self, member: SmallBytes, score: f64) {
+        let n = self.alloc(member, score);
+        self.root = self.insert_at(self.root, n);
+    }
+
+    /// Removes the element (which must be present) from subtree `t`.
+    fn remove_at(&mut self, t: u32, score: f64, member: &[u8]) -> u32 {
+        debug_assert!(t != NIL, "removing a missing element");
+        match self.cmp_node(t, score, member) {
+            Ordering::Equal => {
+                let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
+                self.release(t);
+                self.merge(l, r)
+            }
+            Ordering::Greater => {
+                let l = self.remove_at(self.nodes[t as usize].left, score, member);
+                self.nodes[t as usize].left = l;
+                self.nodes[t as usize].size -= 1;
+                t
+            }
+            Ordering::Less => {
+                let r = self.remove_at(self.nodes[t as usize].right, score, member);
+                self.nodes[t as usize].right = r;
+                self.nodes[t as usize].size -= 1;
+                t
+            }
+        }
+    }
+
+    fn remove(&mut self, score: f64, member: &[u8]) {
+        self.root = self.remove_at(self.root, score, member);
+    }
+
+    /// How many leading elements satisfy `pred`, which must hold for a prefix.
+    fn count_prefix(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let mut n = self.root;
+        let mut count = 0;
+        while n != NIL {
+            let node = &self.nodes[n as usize];
+            if pred(node.score, &node.member) {
+                count += self.size(node.left) + 1;
+                n = node.right;
+            } else {
+                n = node.left;
+            }
+        }
+        count
+    }
+
+    /// Detaches ranks `start..end`, freeing their nodes; `visit` gets them in order.
+    fn take_range(&mut self, start: usize, end: usize, mut visit: impl FnMut(SmallBytes, f64)) {
+        let (left, rest) = self.split_rank(self.root, start);
+        let (mid, right) = self.split_rank(rest, end - start);
+        self.root = self.merge(left, right);
+        let mut stack = Vec::new();
+        let mut n = mid;
+        while n != NIL || !stack.is_empty() {
+            while n != NIL {
+                stack.push(n);
+                n = self.nodes[n as usize].left;
+            }
+            let top = stack.pop().expect("non-empty");
+            n = self.nodes[top as usize].right;
+            let (member, score) = self.release(top);
+            visit(member, score);
+        }
+    }
+}
+
+/// Iterates elements from a rank, forward or in reverse, in O(log n) memory.
+pub struct Iter<'a> {
+    tree: &'a Tree,
+    stack: Vec<u32>,
+    rev: bool,
+}
+
+impl<'a> Iter<'a> {
+    fn child(&self, n: u32, toward_end: bool) -> u32 {
+        let node = &self.tree.nodes[n as usize];
+        if toward_end != self.rev {
+            node.right
+        } else {
+            node.left
+        }
+    }
+
+    fn push_edge(&mut self, mut n: u32) {
+        while n != NIL {
+            self.stack.push(n);
+            n = self.child(n, false);
+        }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a SmallBytes, f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = self.stack.pop()?;
+        let next = self.child(n, true);
+        self.push_edge(next);
+        let node = &self.tree.nodes[n as usize];
+        Some((&node.member, node.score))
+    }
+}
+
+/// A score interval as ZRANGEBYSCORE takes it (`(` makes a bound exclusive).
+#[derive(Clone, Copy, Debug)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub max: f64,
+    pub minex: bool,
+    pub maxex: bool,
+}
+
+/// One end of a ZRANGEBYLEX interval.
+#[derive(Clone, Debug)]
+pub enum LexBound {
+    /// `-`: before every member.
+    Min,
+    /// `+`: after every member.
+    Max,
+    Incl(Vec<u8>),
+    Excl(Vec<u8>),
+}
+
+impl LexBound {
+    /// True if `m` sorts before this bound used as a range start.
+    fn below_start(&self, m: &[u8]) -> bool {
+        match self {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Incl(b) => m < b.as_slice(),
+            LexBound::Excl(b) => m <= b.as_slice(),
+        }
+    }
+
+    /// True if `m` is within this bound used as a range end.
+    fn within_end(&self, m: &[u8]) -> bool {
+        match self {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Incl(b) => m <= b.as_slice(),
+            LexBound::Excl(b) => m < b.as_slice(),
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct LexRange {
+    pub min: LexBound,
+    pub max: LexBound,
+}
+
+/// A sorted set. `compact` mirrors whether Redis would still hold it as a listpack,
+/// which shows in OBJECT ENCODING, ZSCAN's single-call reply and -0 scores.
 pub struct ZSet {
-    pub scores: HashMap<SmallBytes, f64>,
-    pub order: BTreeSet<(Score, SmallBytes)>,
+    scores: HashMap<SmallBytes, f64>,
+    tree: Tree,
+    compact: bool,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet {
+            scores: HashMap::default(),
+            tree: Tree::default(),
+            compact: true,
+        }
+    }
 }
 
 impl ZSet {
@@ -39,27 +377,269 @@ impl ZSet {
         self.scores.is_empty()
     }
 
+    /// An empty set already in the "skiplist" form (keeps -0 scores), as Redis
+    /// builds the replies of ZUNION/ZINTER/ZDIFF.
+    pub fn skiplist() -> ZSet {
+        ZSet {
+            compact: false,
+            ..ZSet::default()
+        }
+    }
+
+    /// OBJECT ENCODING's name for this set.
+    pub fn encoding(&self) -> &'static str {
+        if self.compact {
+            "listpack"
+        } else {
+            "skiplist"
+        }
+    }
+
+    pub fn is_compact(&self) -> bool {
+        self.compact
+    }
+
+    /// Converts to the "skiplist" form once the set outgrows Redis's listpack
+    /// limits (`zset-max-listpack-entries` / `-value`); like Redis, never back.
+    pub fn update_encoding(&mut self, max_entries: usize, max_value: usize, longest: usize) {
+        if self.compact && (self.len() > max_entries || longest > max_value) {
+            self.compact = false;
+        }
+    }
+
+    pub fn score(&self, member: &[u8]) -> Option<f64> {
+        self.scores.get(member).copied()
+    }
+
     /// Sets `member`'s score; returns true if the member is new.
-    pub fn insert(&mut self, member: SmallBytes, score: f64) -> bool {
-        let score = if score == 0.0 { 0.0 } else { score };
-        if let Some(old) = self.scores.get_mut(&member) {
-            if *old != score {
-                self.order.remove(&(Score(*old), member.clone()));
+    pub fn insert(&mut self, member: &[u8], score: f64) -> bool {
+        // A listpack stores scores as text, where -0 comes back as 0.
+        let score = if self.compact && score == 0.0 {
+            0.0
+        } else {
+            score
+        };
+        if let Some(old) = self.scores.get_mut(member) {
+            let old_score = *old;
+            if old_score != score {
                 *old = score;
-                self.order.insert((Score(score), member));
+                self.tree.remove(old_score, member);
+                self.tree.insert(SmallBytes::new(member), score);
             }
             false
         } else {
-            self.scores.insert(member.clone(), score);
-            self.order.insert((Score(score), member));
+            let key = SmallBytes::new(member);
+            self.tree.insert(key.clone(), score);
+            self.scores.insert(key, score);
             true
         }
     }
 
     /// Removes `member`; returns its score if it was there.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
-        let (key, score) = self.scores.swap_remove_entry(member)?;
-        self.order.remove(&(Score(score), key));
+        let score = self.scores.swap_remove(member)?;
+        self.tree.remove(score, member);
         Some(score)
+    }
+
+    /// 0-based rank of `member` in ascending order.
+    pub fn rank(&self, member: &[u8]) -> Option<usize> {
+        let score = self.score(member)?;
+        Some(
+            self.tree
+                .count_prefix(|s, m| cmp_elem(s, m, score, member) == Ordering::Less),
+        )
+    }
+
+    /// Elements from ascending rank `rank` on (or, if `rev`, from descending rank
+    /// `rank` on, toward lower scores).
+    pub fn iter_from(&self, rank: usize, rev: bool) -> Iter<'_> {
+        let mut it = Iter {
+            tree: &self.tree,
+            stack: Vec::with_capacity(32),
+            rev,
+        };
+        let mut n = self.tree.root;
+        let mut r = rank;
+        while n != NIL {
+            let before = self.tree.size(it.child(n, false));
+            match r.cmp(&before) {
+                Ordering::Less => {
+                    it.stack.push(n);
+                    n = it.child(n, false);
+                }
+                Ordering::Equal => {
+                    it.stack.push(n);
+                    break;
+                }
+                Ordering::Greater => {
+                    r -= before + 1;
+                    n = it.child(n, true);
+                }
+            }
+        }
+        it
+    }
+
+    pub fn iter(&self) -> Iter<'_> {
+        self.iter_from(0, false)
+    }
+
+    /// Ascending ranks `start..end` of the elements within `range`.
+    pub fn score_ranks(&self, range: &ScoreRange) -> (usize, usize) {
+        let start = self.tree.count_prefix(|s, _| {
+            if range.minex {
+                s <= range.min
+            } else {
+                s < range.min
+            }
+        });
+        let end = self.tree.count_prefix(|s, _| {
+            if range.maxex {
+                s < range.max
+            } else {
+                s <= range.max
+            }
+        });
+        (start, end.max(start))
+    }
+
+    /// Ascending ranks `start..end` of the members within `range` (meaningful when
+    /// all scores are equal, as in Redis).
+    pub fn lex_ranks(&self, range: &LexRange) -> (usize, usize) {
+        let start = self.tree.count_prefix(|_, m| range.min.below_start(m));
+        let end = self.tree.count_prefix(|_, m| range.max.within_end(m));
+        (start, end.max(start))
+    }
+
+    /// Removes ascending ranks `start..end`; `visit` gets each (member, score) in
+    /// ascending order.
+    pub fn remove_ranks(
+        &mut self,
+        start: usize,
+        end: usize,
+        mut visit: impl FnMut(SmallBytes, f64),
+    ) {
+        if start >= end {
+            return;
+        }
+        let scores = &mut self.scores;
+        self.tree.take_range(start, end, |member, score| {
+            scores.swap_remove(member.as_slice());
+            visit(member, score);
+        });
+    }
+
+    /// The element at position `i` of the member map (for ZSCAN and ZRANDMEMBER).
+    pub fn get_index(&self, i: usize) -> Option<(&SmallBytes, f64)> {
+        self.scores.get_index(i).map(|(m, s)| (m, *s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn model_sort(v: &mut [(f64, Vec<u8>)]) {
+        v.sort_by(|a, b| cmp_elem(a.0, &a.1, b.0, &b.1));
+    }
+
+    fn contents(z: &ZSet) -> Vec<(f64, Vec<u8>)> {
+        z.iter().map(|(m, s)| (s, m.to_vec())).collect()
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Add(u8, i8),
+        Remove(u8),
+        PopRange(u8, u8),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            3 => (any::<u8>(), -5i8..5).prop_map(|(m, s)| Op::Add(m % 64, s)),
+            1 => any::<u8>().prop_map(|m| Op::Remove(m % 64)),
+            1 => (0u8..8, 0u8..4).prop_map(|(a, b)| Op::PopRange(a, b)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn matches_sorted_vec_model(ops in prop::collection::vec(op(), 1..200)) {
+            let mut z = ZSet::default();
+            let mut model: Vec<(f64, Vec<u8>)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Add(m, s) => {
+                        let member = vec![b'a' + m % 26, m];
+                        let new = !model.iter().any(|e| e.1 == member);
+                        model.retain(|e| e.1 != member);
+                        model.push((s as f64, member.clone()));
+                        prop_assert_eq!(z.insert(&member, s as f64), new);
+                    }
+                    Op::Remove(m) => {
+                        let member = vec![b'a' + m % 26, m];
+                        let had = model.iter().position(|e| e.1 == member);
+                        let removed = had.map(|i| model.remove(i).0);
+                        prop_assert_eq!(z.remove(&member), removed);
+                    }
+                    Op::PopRange(a, b) => {
+                        model_sort(&mut model);
+                        let start = (a as usize).min(model.len());
+                        let end = (start + b as usize).min(model.len());
+                        let expect: Vec<_> = model.drain(start..end).collect();
+                        let mut got = Vec::new();
+                        z.remove_ranks(start, end, |m, s| got.push((s, m.to_vec())));
+                        prop_assert_eq!(got, expect);
+                    }
+                }
+                model_sort(&mut model);
+                prop_assert_eq!(z.len(), model.len());
+            }
+            prop_assert_eq!(contents(&z), model.clone());
+            for (i, (s, m)) in model.iter().enumerate() {
+                prop_assert_eq!(z.rank(m), Some(i));
+                prop_assert_eq!(z.score(m), Some(*s));
+                let fwd: Vec<_> = z.iter_from(i, false).map(|(m, s)| (s, m.to_vec())).collect();
+                prop_assert_eq!(&fwd[..], &model[i..]);
+                let rev: Vec<_> = z.iter_from(i, true).map(|(m, s)| (s, m.to_vec())).collect();
+                let mut expect: Vec<_> = model[..model.len() - i].to_vec();
+                expect.reverse();
+                prop_assert_eq!(rev, expect);
+            }
+            for (min, max, minex, maxex) in [(-2.0, 2.0, false, false), (-1.0, 3.0, true, true), (0.0, 0.0, false, true)] {
+                let r = ScoreRange { min, max, minex, maxex };
+                let (a, b) = z.score_ranks(&r);
+                let inside = |s: f64| (if minex { s > min } else { s >= min }) && (if maxex { s < max } else { s <= max });
+                let expect: Vec<_> = model.iter().filter(|e| inside(e.0)).cloned().collect();
+                let got: Vec<_> = z.iter_from(a, false).take(b - a).map(|(m, s)| (s, m.to_vec())).collect();
+                prop_assert_eq!(got, expect);
+            }
+        }
+    }
+
+    #[test]
+    fn lex_ranges_and_negative_zero() {
+        let mut z = ZSet::default();
+        for m in ["a", "b", "c", "d"] {
+            z.insert(m.as_bytes(), 0.0);
+        }
+        let r = LexRange {
+            min: LexBound::Excl(b"a".to_vec()),
+            max: LexBound::Incl(b"c".to_vec()),
+        };
+        assert_eq!(z.lex_ranks(&r), (1, 3));
+        let r = LexRange {
+            min: LexBound::Max,
+            max: LexBound::Min,
+        };
+        assert_eq!(z.lex_ranks(&r), (4, 4));
+        z.insert(b"e", -0.0);
+        assert!(z.score(b"e").unwrap().is_sign_positive());
+        z.update_encoding(1, 64, 1);
+        z.insert(b"f", -0.0);
+        assert!(z.score(b"f").unwrap().is_sign_negative());
+        assert_eq!(z.encoding(), "skiplist");
     }
 }
