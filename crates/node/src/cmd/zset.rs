@@ -145,6 +145,107 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], mut set: ZSet, longest: usize) {
     ctx.out.int(n as i64);
 }
 
+fn is_c_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r')
+}
+
+/// C's `strtod` applied to all of `s`: leading spaces, a sign, decimal or hex
+/// (`0x1.8p3`) digits, `inf`/`infinity`/`nan`. None if anything is left over.
+fn c_strtod(s: &[u8]) -> Option<f64> {
+    let start = s.iter().position(|&c| !is_c_space(c)).unwrap_or(s.len());
+    let text = std::str::from_utf8(&s[start..]).ok()?;
+    let (neg, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let lower = body.to_ascii_lowercase();
+    let v = if lower == "inf" || lower == "infinity" {
+        f64::INFINITY
+    } else if lower == "nan" {
+        f64::NAN
+    } else if let Some(hex) = lower.strip_prefix("0x") {
+        parse_hex_float(hex)?
+    } else {
+        let b = body.as_bytes();
+        let digits = b
+            .iter()
+            .take_while(|c| c.is_ascii_digit() || **c == b'.')
+            .count();
+        let mantissa = &b[..digits];
+        let valid_mantissa = mantissa.iter().filter(|c| **c == b'.').count() <= 1
+            && mantissa.iter().any(u8::is_ascii_digit);
+        let exp_ok = match &b[digits..] {
+            [] => true,
+            [b'e' | b'E', rest @ ..] => {
+                let rest = rest
+                    .strip_prefix(b"-")
+                    .or(rest.strip_prefix(b"+"))
+                    .unwrap_or(rest);
+                !rest.is_empty() && rest.iter().all(u8::is_ascii_digit)
+            }
+            _ => false,
+        };
+        if !valid_mantissa || !exp_ok {
+            return None;
+        }
+        body.parse::<f64>().ok()?
+    };
+    Some(if neg { -v } else { v })
+}
+
+/// Hex digits with an optional point and binary exponent (after `0x`).
+fn parse_hex_float(s: &str) -> Option<f64> {
+    let (mantissa, exp) = match s.split_once('p') {
+        Some((m, e)) => (m, e.parse::<i32>().ok()?),
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() && frac.is_empty() {
+        return None;
+    }
+    let mut v = 0.0f64;
+    for c in int.chars().chain(frac.chars()) {
+        v = v * 16.0 + c.to_digit(16)? as f64;
+    }
+    Some(v * 2f64.powi(exp - 4 * frac.len() as i32))
+}
+
+/// Redis's `getDoubleFromObject`: no leading space, no NaN, and no overflow or
+/// underflow (strtod's ERANGE) except for a literal infinity.
+fn parse_score(s: &[u8]) -> Option<f64> {
+    if s.first().is_none_or(|&c| is_c_space(c)) {
+        return None;
+    }
+    let v = c_strtod(s)?;
+    // Overflow gives inf without an "inf" in the text; underflow gives 0 from
+    // non-zero digits.
+    let overflow = v.is_infinite() && !s.iter().any(|c| c.eq_ignore_ascii_case(&b'i'));
+    let underflow = v == 0.0 && has_nonzero_mantissa(s);
+    (!v.is_nan() && !overflow && !underflow).then_some(v)
+}
+
+/// True if the digits before the exponent include a non-zero one.
+fn has_nonzero_mantissa(s: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(s).to_ascii_lowercase();
+    let t = t.trim_start_matches(['+', '-']);
+    let (digits, marker) = match t.strip_prefix("0x") {
+        Some(h) => (h, 'p'),
+        None => (t, 'e'),
+    };
+    digits
+        .split(marker)
+        .next()
+        .unwrap_or("")
+        .chars()
+        .any(|c| c.is_ascii_hexdigit() && c != '0')
+}
+
+/// A score argument, or "value is not a valid float".
+fn score_arg(args: &Args, i: usize) -> Result<f64, CmdError> {
+    parse_score(args.get(i)).ok_or(CmdError::NotFloat)
+}
+
 /// Key positions of `numkeys key...` with numkeys at `at` (ZUNION, ZMPOP, …).
 fn numkeys_keys(args: &Args, at: usize) -> Vec<usize> {
     if args.len() <= at {
@@ -222,7 +323,7 @@ struct AddOutcome {
 fn apply_adds(z: &mut ZSet, f: &AddFlags, args: &Args, first: usize) -> AddOutcome {
     let mut o = AddOutcome::default();
     for i in (first..args.len()).step_by(2) {
-        let score = args.f64(i).unwrap_or(0.0);
+        let score = score_arg(args, i).unwrap_or(0.0);
         let member = args.get(i + 1);
         match z.score(member) {
             Some(cur) => {
@@ -278,7 +379,7 @@ fn zadd_generic(ctx: &mut Ctx, args: &Args, f: AddFlags, first: usize) -> CmdRes
     check_add_flags(&f, elements / 2)?;
     // Every score is checked before anything changes: all or nothing.
     for i in (first..args.len()).step_by(2) {
-        args.f64(i)?;
+        score_arg(args, i)?;
     }
     let key = args.get(1);
     let mut db = ctx.db();
@@ -323,10 +424,7 @@ fn zrem(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut db = ctx.db();
     let mut removed = 0;
     if let Some(z) = write_zset(&mut db, key)? {
-        removed = args
-            .iter_from(2)
-            .filter(|m| z.remove(m).is_some())
-            .count();
+        removed = args.iter_from(2).filter(|m| z.remove(m).is_some()).count();
         if removed > 0 {
             db.remove_if_empty(key);
             db.modified(key);
@@ -371,8 +469,8 @@ fn zmscore(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn rank_generic(ctx: &mut Ctx, args: &Args, rev: bool) -> CmdResult {
     let mut db = ctx.db();
-    let found = read_zset(&mut db, args.get(1))?
-        .and_then(|z| z.rank(args.get(2)).map(|r| (r, z.len())));
+    let found =
+        read_zset(&mut db, args.get(1))?.and_then(|z| z.rank(args.get(2)).map(|r| (r, z.len())));
     drop(db);
     match found {
         Some((r, len)) => ctx.out.int(if rev { len - 1 - r } else { r } as i64),

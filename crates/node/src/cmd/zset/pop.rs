@@ -89,11 +89,10 @@ fn zpop_generic(ctx: &mut Ctx, args: &Args, max: bool) -> CmdResult {
         return Err(CmdError::Syntax);
     }
     let count = if args.len() == 3 {
-        let c = args.i64(2)?;
-        if c < 0 {
-            return Err(CmdError::msg("ERR value is out of range, must be positive"));
+        match parse_i64(args.get(2)) {
+            Some(c) if c >= 0 => Some(c as usize),
+            _ => return Err(CmdError::msg("ERR value is out of range, must be positive")),
         }
-        Some(c as usize)
     } else {
         None
     };
@@ -119,7 +118,7 @@ pub(super) fn zpopmax(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// Redis's `getTimeoutFromObjectOrReply` in seconds: an absolute deadline in ms,
 /// or None for 0 (wait forever).
 fn parse_timeout(ctx: &Ctx, arg: &[u8]) -> Result<Option<u64>, CmdError> {
-    let secs = crate::cmd::args::parse_f64(arg)
+    let secs = super::parse_score(arg)
         .ok_or_else(|| CmdError::msg("ERR timeout is not a float or out of range"))?;
     let ms = (secs * 1000.0).trunc();
     if ms < 0.0 {
@@ -303,8 +302,9 @@ fn random_members(ctx: &mut Ctx, z: &ZSet, l: i64, withscores: bool) {
         return;
     }
     if count >= len {
+        // Redis's set iterator walks from the tail: highest score first.
         reply_elements_len(out, len, withscores);
-        for (m, s) in z.iter() {
+        for (m, s) in z.iter_from(0, true) {
             reply_element(out, m, s, withscores);
         }
         return;
@@ -325,9 +325,10 @@ fn parse_cursor(arg: &[u8]) -> Result<u64, CmdError> {
     let invalid = || CmdError::msg("ERR invalid cursor");
     let text = std::str::from_utf8(arg).map_err(|_| invalid())?;
     match text.strip_prefix('-') {
-        Some(rest) if !rest.starts_with(['-', '+']) => {
-            rest.parse::<u64>().map(u64::wrapping_neg).map_err(|_| invalid())
-        }
+        Some(rest) if !rest.starts_with(['-', '+']) => rest
+            .parse::<u64>()
+            .map(u64::wrapping_neg)
+            .map_err(|_| invalid()),
         _ => text.parse::<u64>().map_err(|_| invalid()),
     }
 }

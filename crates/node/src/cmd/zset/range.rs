@@ -21,13 +21,13 @@ fn not_lex() -> CmdError {
     CmdError::msg("ERR min or max not valid string range item")
 }
 
-/// C's `strtod` as `zslParseRange` uses it: leading spaces allowed, no NaN.
+/// C's `strtod` as `zslParseRange` uses it: leading spaces allowed, "" is 0,
+/// overflow is infinity, NaN is rejected.
 fn parse_range_f64(s: &[u8]) -> Option<f64> {
-    let start = s
-        .iter()
-        .position(|c| !matches!(c, b' ' | b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r'))
-        .unwrap_or(s.len());
-    crate::cmd::args::parse_f64(&s[start..])
+    if s.is_empty() {
+        return Some(0.0);
+    }
+    super::c_strtod(s).filter(|v| !v.is_nan())
 }
 
 /// One end of a score range: `(` makes it exclusive.
@@ -72,7 +72,11 @@ pub(super) fn parse_lex_range(min: &[u8], max: &[u8]) -> Result<LexRange, CmdErr
 /// ascending ranks `start..end`, empty when out of range.
 fn rank_range(start: i64, end: i64, len: usize) -> (usize, usize) {
     let len = len as i64;
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let end = if end < 0 { len + end } else { end };
     if start > end || start >= len {
         return (0, 0);
@@ -169,10 +173,12 @@ fn parse_bounds(r: &Request, min: &[u8], max: &[u8]) -> Result<Bounds, CmdError>
 fn select(z: &ZSet, r: &Request, bounds: &Bounds) -> (usize, usize) {
     let len = z.len();
     let (start, end) = match bounds {
-        Bounds::Rank(a, b) => return match rank_range(*a, *b, len) {
-            (s, e) if s < e => (s, e - s),
-            _ => (0, 0),
-        },
+        Bounds::Rank(a, b) => {
+            return match rank_range(*a, *b, len) {
+                (s, e) if s < e => (s, e - s),
+                _ => (0, 0),
+            }
+        }
         Bounds::Score(range) => z.score_ranks(range),
         Bounds::Lex(range) => z.lex_ranks(range),
     };
@@ -187,7 +193,11 @@ fn select(z: &ZSet, r: &Request, bounds: &Bounds) -> (usize, usize) {
     } else {
         avail.min(r.limit as usize)
     };
-    let first = if r.rev { len - end + skip } else { start + skip };
+    let first = if r.rev {
+        len - end + skip
+    } else {
+        start + skip
+    };
     (first, count)
 }
 
@@ -283,11 +293,7 @@ pub(super) fn zlexcount(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 /// Removes the elements between ranks computed by `ranks` and replies the count.
-fn remove_generic(
-    ctx: &mut Ctx,
-    key: &[u8],
-    ranks: impl Fn(&ZSet) -> (usize, usize),
-) -> CmdResult {
+fn remove_generic(ctx: &mut Ctx, key: &[u8], ranks: impl Fn(&ZSet) -> (usize, usize)) -> CmdResult {
     let mut db = ctx.db();
     let mut removed = 0;
     if let Some(z) = write_zset(&mut db, key)? {

@@ -2,7 +2,6 @@
 //! their STORE forms and ZINTERCARD (Redis's `zunionInterDiffGenericCommand`).
 
 use super::{numkeys_keys, reply_element, reply_elements_len, store_result};
-use crate::cmd::args::parse_f64;
 use crate::cmd::{Args, CmdError, CmdResult, Ctx};
 use crate::db::zset::ZSet;
 use crate::db::{Db, HashMap, HashSet, SmallBytes, Value};
@@ -113,7 +112,7 @@ fn parse_options(
         let remaining = args.len() - j;
         if scored && remaining > n && args.is(j, "weights") {
             for (i, w) in o.weights.iter_mut().enumerate() {
-                *w = parse_f64(args.get(j + 1 + i))
+                *w = super::parse_score(args.get(j + 1 + i))
                     .ok_or_else(|| CmdError::msg("ERR weight value is not a float"))?;
             }
             j += n + 1;
