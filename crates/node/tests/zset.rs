@@ -603,6 +603,15 @@ fn large_sets_use_skiplist_behaviour() {
          ZCARD big
          ZRANK big m299",
     );
+    // A new key sized past the listpack limit by the request itself.
+    let mut args: Vec<String> = vec!["ZADD".into(), "dup".into()];
+    for i in 0..200 {
+        args.push("-0".into());
+        args.push(format!("m{}", i % 3));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    d.check(&refs);
+    d.check(&["ZRANGE", "dup", "0", "-1", "WITHSCORES"]);
     let mut long = vec!["ZADD".to_string(), "lv".into(), "1".into()];
     long.push("x".repeat(100));
     let refs: Vec<&str> = long.iter().map(String::as_str).collect();

@@ -137,7 +137,7 @@ fn store_result(ctx: &mut Ctx, dst: &[u8], mut set: ZSet, longest: usize) {
         }
     } else {
         let (entries, value) = listpack_limits(ctx.srv);
-        set.update_encoding(entries, value, longest);
+        set.update_encoding(entries, value, n, longest);
         db.set(dst, Value::ZSet(Box::new(set)));
         db.modified(dst);
     }
@@ -159,44 +159,50 @@ fn c_strtod(s: &[u8]) -> Option<f64> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let lower = body.to_ascii_lowercase();
-    let v = if lower == "inf" || lower == "infinity" {
+    let v = if let Some(v) = parse_decimal(body) {
+        v
+    } else if body.eq_ignore_ascii_case("inf") || body.eq_ignore_ascii_case("infinity") {
         f64::INFINITY
-    } else if lower == "nan" {
+    } else if body.eq_ignore_ascii_case("nan") {
         f64::NAN
-    } else if let Some(hex) = lower.strip_prefix("0x") {
-        parse_hex_float(hex)?
+    } else if body.starts_with("0x") || body.starts_with("0X") {
+        parse_hex_float(&body[2..])?
     } else {
-        let b = body.as_bytes();
-        let digits = b
-            .iter()
-            .take_while(|c| c.is_ascii_digit() || **c == b'.')
-            .count();
-        let mantissa = &b[..digits];
-        let valid_mantissa = mantissa.iter().filter(|c| **c == b'.').count() <= 1
-            && mantissa.iter().any(u8::is_ascii_digit);
-        let exp_ok = match &b[digits..] {
-            [] => true,
-            [b'e' | b'E', rest @ ..] => {
-                let rest = rest
-                    .strip_prefix(b"-")
-                    .or(rest.strip_prefix(b"+"))
-                    .unwrap_or(rest);
-                !rest.is_empty() && rest.iter().all(u8::is_ascii_digit)
-            }
-            _ => false,
-        };
-        if !valid_mantissa || !exp_ok {
-            return None;
-        }
-        body.parse::<f64>().ok()?
+        return None;
     };
     Some(if neg { -v } else { v })
 }
 
+/// Decimal digits with an optional point and exponent, as strtod reads them.
+fn parse_decimal(body: &str) -> Option<f64> {
+    let b = body.as_bytes();
+    let digits = b
+        .iter()
+        .take_while(|c| c.is_ascii_digit() || **c == b'.')
+        .count();
+    let mantissa = &b[..digits];
+    let valid_mantissa = mantissa.iter().filter(|c| **c == b'.').count() <= 1
+        && mantissa.iter().any(u8::is_ascii_digit);
+    let exp_ok = match &b[digits..] {
+        [] => true,
+        [b'e' | b'E', rest @ ..] => {
+            let rest = rest
+                .strip_prefix(b"-")
+                .or(rest.strip_prefix(b"+"))
+                .unwrap_or(rest);
+            !rest.is_empty() && rest.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    };
+    if !valid_mantissa || !exp_ok {
+        return None;
+    }
+    body.parse::<f64>().ok()
+}
+
 /// Hex digits with an optional point and binary exponent (after `0x`).
 fn parse_hex_float(s: &str) -> Option<f64> {
-    let (mantissa, exp) = match s.split_once('p') {
+    let (mantissa, exp) = match s.split_once(['p', 'P']) {
         Some((m, e)) => (m, e.parse::<i32>().ok()?),
         None => (s, 0),
     };
@@ -319,12 +325,12 @@ struct AddOutcome {
     nan: bool,
 }
 
-/// Redis's `zsetAdd` applied to each score/member pair from `first` on.
-fn apply_adds(z: &mut ZSet, f: &AddFlags, args: &Args, first: usize) -> AddOutcome {
+/// Redis's `zsetAdd` applied to each pair: `scores[k]` with the member at
+/// `first + 2k + 1`.
+fn apply_adds(z: &mut ZSet, f: &AddFlags, args: &Args, first: usize, scores: &[f64]) -> AddOutcome {
     let mut o = AddOutcome::default();
-    for i in (first..args.len()).step_by(2) {
-        let score = score_arg(args, i).unwrap_or(0.0);
-        let member = args.get(i + 1);
+    for (k, &score) in scores.iter().enumerate() {
+        let member = args.get(first + 2 * k + 1);
         match z.score(member) {
             Some(cur) => {
                 if f.nx {
@@ -373,13 +379,23 @@ fn zincrby(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn zadd_generic(ctx: &mut Ctx, args: &Args, f: AddFlags, first: usize) -> CmdResult {
     let elements = args.len() - first;
-    if elements == 0 || elements % 2 != 0 {
+    if elements == 0 || !elements.is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
-    check_add_flags(&f, elements / 2)?;
-    // Every score is checked before anything changes: all or nothing.
-    for i in (first..args.len()).step_by(2) {
-        score_arg(args, i)?;
+    let pairs = elements / 2;
+    check_add_flags(&f, pairs)?;
+    // Every score is parsed before anything changes: all or nothing. Small
+    // commands keep the scores on the stack.
+    let mut inline = [0f64; 8];
+    let mut heap = Vec::new();
+    let scores: &mut [f64] = if pairs <= inline.len() {
+        &mut inline[..pairs]
+    } else {
+        heap.resize(pairs, 0.0);
+        &mut heap
+    };
+    for (k, slot) in scores.iter_mut().enumerate() {
+        *slot = score_arg(args, first + 2 * k)?;
     }
     let key = args.get(1);
     let mut db = ctx.db();
@@ -390,10 +406,16 @@ fn zadd_generic(ctx: &mut Ctx, args: &Args, f: AddFlags, first: usize) -> CmdRes
     let mut o = AddOutcome::default();
     if exists || !f.xx {
         let z = db.get_or_insert_with(key, Value::new_zset).as_zset_mut()?;
-        o = apply_adds(z, &f, args, first);
+        let limits = || listpack_limits(ctx.srv);
+        if !exists {
+            // Redis 7.0 picks a new key's encoding from its first member alone.
+            let (entries, value) = limits();
+            z.update_encoding(entries, value, 1, args.get(first + 1).len());
+        }
+        o = apply_adds(z, &f, args, first, scores);
         if z.is_compact() {
-            let (entries, value) = listpack_limits(ctx.srv);
-            z.update_encoding(entries, value, o.longest);
+            let (entries, value) = limits();
+            z.update_encoding(entries, value, z.len(), o.longest);
         }
         if o.added + o.updated > 0 {
             db.modified(key);

@@ -201,23 +201,30 @@ impl Tree {
         self.root = self.insert_at(self.root, n);
     }
 
-    /// Removes the element (which must be present) from subtree `t`.
-    fn remove_at(&mut self, t: u32, score: f64, member: &[u8]) -> u32 {
+    /// Removes the element (which must be present) from subtree `t`, leaving its
+    /// member in `taken`.
+    fn remove_at(
+        &mut self,
+        t: u32,
+        score: f64,
+        member: &[u8],
+        taken: &mut Option<SmallBytes>,
+    ) -> u32 {
         debug_assert!(t != NIL, "removing a missing element");
         match self.cmp_node(t, score, member) {
             Ordering::Equal => {
                 let (l, r) = (self.nodes[t as usize].left, self.nodes[t as usize].right);
-                self.release(t);
+                *taken = Some(self.release(t).0);
                 self.merge(l, r)
             }
             Ordering::Greater => {
-                let l = self.remove_at(self.nodes[t as usize].left, score, member);
+                let l = self.remove_at(self.nodes[t as usize].left, score, member, taken);
                 self.nodes[t as usize].left = l;
                 self.nodes[t as usize].size -= 1;
                 t
             }
             Ordering::Less => {
-                let r = self.remove_at(self.nodes[t as usize].right, score, member);
+                let r = self.remove_at(self.nodes[t as usize].right, score, member, taken);
                 self.nodes[t as usize].right = r;
                 self.nodes[t as usize].size -= 1;
                 t
@@ -225,8 +232,11 @@ impl Tree {
         }
     }
 
-    fn remove(&mut self, score: f64, member: &[u8]) {
-        self.root = self.remove_at(self.root, score, member);
+    /// Removes an element that is present; returns its member.
+    fn remove(&mut self, score: f64, member: &[u8]) -> SmallBytes {
+        let mut taken = None;
+        self.root = self.remove_at(self.root, score, member, &mut taken);
+        taken.expect("element present")
     }
 
     /// How many leading elements satisfy `pred`, which must hold for a prefix.
@@ -245,20 +255,42 @@ impl Tree {
         count
     }
 
-    /// Detaches ranks `start..end`, freeing their nodes; `visit` gets them in order.
-    fn take_range(&mut self, start: usize, end: usize, mut visit: impl FnMut(SmallBytes, f64)) {
+    /// The child of `n` toward the start of the order (toward the end if `rev`).
+    fn first_child(&self, n: u32, rev: bool) -> u32 {
+        let node = &self.nodes[n as usize];
+        if rev {
+            node.right
+        } else {
+            node.left
+        }
+    }
+
+    /// Detaches ranks `start..end`, freeing their nodes; `visit` gets them in
+    /// ascending order (descending if `rev`).
+    fn take_range(
+        &mut self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut visit: impl FnMut(SmallBytes, f64),
+    ) {
         let (left, rest) = self.split_rank(self.root, start);
         let (mid, right) = self.split_rank(rest, end - start);
         self.root = self.merge(left, right);
+        if self.size(mid) == 1 {
+            let (member, score) = self.release(mid);
+            visit(member, score);
+            return;
+        }
         let mut stack = Vec::new();
         let mut n = mid;
         while n != NIL || !stack.is_empty() {
             while n != NIL {
                 stack.push(n);
-                n = self.nodes[n as usize].left;
+                n = self.first_child(n, rev);
             }
             let top = stack.pop().expect("non-empty");
-            n = self.nodes[top as usize].right;
+            n = self.first_child(top, !rev);
             let (member, score) = self.release(top);
             visit(member, score);
         }
@@ -400,9 +432,16 @@ impl ZSet {
     }
 
     /// Converts to the "skiplist" form once the set outgrows Redis's listpack
-    /// limits (`zset-max-listpack-entries` / `-value`); like Redis, never back.
-    pub fn update_encoding(&mut self, max_entries: usize, max_value: usize, longest: usize) {
-        if self.compact && (self.len() > max_entries || longest > max_value) {
+    /// limits (`zset-max-listpack-entries` / `-value`) with `size` elements and a
+    /// member of `longest` bytes; like Redis, never back.
+    pub fn update_encoding(
+        &mut self,
+        max_entries: usize,
+        max_value: usize,
+        size: usize,
+        longest: usize,
+    ) {
+        if self.compact && (size > max_entries || longest > max_value) {
             self.compact = false;
         }
     }
@@ -423,8 +462,8 @@ impl ZSet {
             let old_score = *old;
             if old_score != score {
                 *old = score;
-                self.tree.remove(old_score, member);
-                self.tree.insert(SmallBytes::new(member), score);
+                let key = self.tree.remove(old_score, member);
+                self.tree.insert(key, score);
             }
             false
         } else {
@@ -513,18 +552,19 @@ impl ZSet {
     }
 
     /// Removes ascending ranks `start..end`; `visit` gets each (member, score) in
-    /// ascending order.
+    /// ascending order (descending if `rev`).
     pub fn remove_ranks(
         &mut self,
         start: usize,
         end: usize,
+        rev: bool,
         mut visit: impl FnMut(SmallBytes, f64),
     ) {
         if start >= end {
             return;
         }
         let scores = &mut self.scores;
-        self.tree.take_range(start, end, |member, score| {
+        self.tree.take_range(start, end, rev, |member, score| {
             scores.swap_remove(member.as_slice());
             visit(member, score);
         });
@@ -590,7 +630,7 @@ mod tests {
                         let end = (start + b as usize).min(model.len());
                         let expect: Vec<_> = model.drain(start..end).collect();
                         let mut got = Vec::new();
-                        z.remove_ranks(start, end, |m, s| got.push((s, m.to_vec())));
+                        z.remove_ranks(start, end, false, |m, s| got.push((s, m.to_vec())));
                         prop_assert_eq!(got, expect);
                     }
                 }
@@ -637,7 +677,7 @@ mod tests {
         assert_eq!(z.lex_ranks(&r), (4, 4));
         z.insert(b"e", -0.0);
         assert!(z.score(b"e").unwrap().is_sign_positive());
-        z.update_encoding(1, 64, 1);
+        z.update_encoding(1, 64, z.len(), 1);
         z.insert(b"f", -0.0);
         assert!(z.score(b"f").unwrap().is_sign_negative());
         assert_eq!(z.encoding(), "skiplist");

@@ -5,7 +5,8 @@ use super::{numkeys_keys, read_zset, reply_element, reply_elements_len, write_zs
 use crate::cmd::args::parse_i64;
 use crate::cmd::{Args, CmdError, CmdResult, Ctx};
 use crate::db::zset::ZSet;
-use crate::db::{Db, SmallBytes};
+use crate::db::SmallBytes;
+use resp::ReplyBuf;
 
 /// How a pop reply is shaped (Redis's `genericZpopCommand` flags).
 #[derive(Clone, Copy)]
@@ -16,24 +17,21 @@ struct PopReply {
     nested: bool,
 }
 
-/// Pops up to `count` elements from the zset at `key` (min first unless `max`).
-fn pop_elements(db: &mut Db, key: &[u8], count: usize, max: bool) -> Vec<(SmallBytes, f64)> {
-    let Ok(Some(z)) = write_zset(db, key) else {
-        return Vec::new();
-    };
-    let len = z.len();
-    let n = count.min(len);
-    let mut popped = Vec::with_capacity(n);
-    let (a, b) = if max { (len - n, len) } else { (0, n) };
-    z.remove_ranks(a, b, |m, s| popped.push((m, s)));
-    if max {
-        popped.reverse();
+/// Writes the header of a pop reply of `n` elements.
+fn pop_header(out: &mut ReplyBuf, key: &[u8], n: usize, shape: PopReply) {
+    match (shape.emit_key, shape.nested) {
+        (false, false) => out.array(n * 2),
+        (false, true) => out.array(n),
+        (true, false) => {
+            out.array(n * 2 + 1);
+            out.bulk(key);
+        }
+        (true, true) => {
+            out.array(2);
+            out.bulk(key);
+            out.array(n);
+        }
     }
-    if n > 0 {
-        db.remove_if_empty(key);
-        db.modified(key);
-    }
-    popped
 }
 
 /// Pops from the first non-empty zset among `keys` and writes the reply; false if
@@ -46,42 +44,29 @@ fn pop_first_of(
     shape: PopReply,
 ) -> Result<bool, CmdError> {
     let mut db = ctx.db();
-    let mut found = None;
     for key in keys {
-        if let Some(z) = write_zset(&mut db, key)? {
-            if !z.is_empty() {
-                found = Some(*key);
-                break;
+        let Some(z) = write_zset(&mut db, key)? else {
+            continue;
+        };
+        let len = z.len();
+        let n = count.min(len);
+        let out = &mut *ctx.out;
+        pop_header(out, key, n, shape);
+        let (a, b) = if max { (len - n, len) } else { (0, n) };
+        z.remove_ranks(a, b, max, |m, s| {
+            if shape.nested {
+                out.array(2);
             }
+            out.bulk(&m);
+            out.double(s);
+        });
+        if n > 0 {
+            db.remove_if_empty(key);
+            db.modified(key);
         }
+        return Ok(true);
     }
-    let Some(key) = found else {
-        return Ok(false);
-    };
-    let popped = pop_elements(&mut db, key, count, max);
-    drop(db);
-    let out = &mut *ctx.out;
-    match (shape.emit_key, shape.nested) {
-        (false, false) => out.array(popped.len() * 2),
-        (false, true) => out.array(popped.len()),
-        (true, false) => {
-            out.array(popped.len() * 2 + 1);
-            out.bulk(key);
-        }
-        (true, true) => {
-            out.array(2);
-            out.bulk(key);
-            out.array(popped.len());
-        }
-    }
-    for (m, s) in &popped {
-        if shape.nested {
-            out.array(2);
-        }
-        out.bulk(m);
-        out.double(*s);
-    }
-    Ok(true)
+    Ok(false)
 }
 
 fn zpop_generic(ctx: &mut Ctx, args: &Args, max: bool) -> CmdResult {

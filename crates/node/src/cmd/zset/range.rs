@@ -298,7 +298,7 @@ fn remove_generic(ctx: &mut Ctx, key: &[u8], ranks: impl Fn(&ZSet) -> (usize, us
     let mut removed = 0;
     if let Some(z) = write_zset(&mut db, key)? {
         let (a, b) = ranks(z);
-        z.remove_ranks(a, b, |_, _| {});
+        z.remove_ranks(a, b, false, |_, _| {});
         removed = b - a;
         if removed > 0 {
             db.remove_if_empty(key);
