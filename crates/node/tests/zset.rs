@@ -667,3 +667,79 @@ fn bzpopmin_times_out() {
     d.check(&["BZPOPMAX", "k", "0.1"]);
     d.check(&["BZMPOP", "0.1", "1", "k", "MIN"]);
 }
+
+/// Scans `key` to the end with COUNT 7 and returns the sorted (member, score) pairs.
+fn scan_all(c: &mut Conn, key: &str) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut cursor = "0".to_string();
+    let mut seen = std::collections::BTreeMap::new();
+    loop {
+        let Frame::Array(parts) = c.cmd(&["ZSCAN", key, &cursor, "COUNT", "7"]) else {
+            panic!("ZSCAN reply is an array");
+        };
+        let (Frame::Bulk(next), Frame::Array(items)) = (&parts[0], &parts[1]) else {
+            panic!("ZSCAN reply shape");
+        };
+        for pair in items.chunks(2) {
+            if let (Frame::Bulk(m), Frame::Bulk(s)) = (&pair[0], &pair[1]) {
+                seen.insert(m.clone(), s.clone());
+            }
+        }
+        cursor = String::from_utf8(next.clone()).unwrap();
+        if cursor == "0" {
+            return seen.into_iter().collect();
+        }
+    }
+}
+
+#[test]
+fn zscan_of_a_large_set_returns_every_member() {
+    let mut d = Differential::new();
+    let mut args: Vec<String> = vec!["ZADD".into(), "big".into()];
+    for i in 0..500 {
+        args.push(format!("{}.5", i % 50));
+        args.push(format!("member:{i}"));
+    }
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    d.check(&refs);
+    let ours = scan_all(&mut d.a, "big");
+    assert_eq!(ours.len(), 500);
+    assert_eq!(ours, scan_all(&mut d.b, "big"));
+    let mut ours_m =
+        d.a.cmd(&["ZSCAN", "big", "0", "MATCH", "member:1?", "COUNT", "1000"]);
+    let mut redis_m =
+        d.b.cmd(&["ZSCAN", "big", "0", "MATCH", "member:1?", "COUNT", "1000"]);
+    if let (Frame::Array(a), Frame::Array(b)) = (&mut ours_m, &mut redis_m) {
+        a[1] = sorted_pairs(a[1].clone());
+        b[1] = sorted_pairs(b[1].clone());
+    }
+    assert_eq!(ours_m, redis_m);
+}
+
+/// A flat member/score array with its pairs sorted by member.
+fn sorted_pairs(f: Frame) -> Frame {
+    let Frame::Array(v) = f else { return f };
+    let mut pairs: Vec<Vec<Frame>> = v.chunks(2).map(<[Frame]>::to_vec).collect();
+    pairs.sort_by_key(|p| format!("{:?}", p[0]));
+    Frame::Array(pairs.into_iter().flatten().collect())
+}
+
+#[test]
+fn blocked_pops_are_served_first_come_first_served() {
+    let mut d = Differential::new();
+    let mut first = (d.ours.conn(), d.redis.conn());
+    let mut second = (d.ours.conn(), d.redis.conn());
+    for c in [&mut first.0, &mut first.1] {
+        c.send(&["BZPOPMIN", "q", "0"]);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    for c in [&mut second.0, &mut second.1] {
+        c.send(&["BZPOPMAX", "q", "0"]);
+    }
+    std::thread::sleep(Duration::from_millis(100));
+    d.check(&["ZADD", "q", "1", "a"]);
+    assert_eq!(show(&first.0.read_raw()), show(&first.1.read_raw()));
+    d.check(&["EXISTS", "q"]);
+    d.check(&["ZADD", "q", "1", "a", "2", "b"]);
+    assert_eq!(show(&second.0.read_raw()), show(&second.1.read_raw()));
+    d.check(&["ZRANGE", "q", "0", "-1", "WITHSCORES"]);
+}

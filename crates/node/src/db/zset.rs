@@ -32,6 +32,8 @@ struct Tree {
     nodes: Vec<Node>,
     root: u32,
     free: u32,
+    /// Slots on the free list.
+    free_count: usize,
     seed: u32,
 }
 
@@ -41,6 +43,7 @@ impl Default for Tree {
             nodes: Vec::new(),
             root: NIL,
             free: NIL,
+            free_count: 0,
             seed: 0x9E37_79B9,
         }
     }
@@ -85,6 +88,7 @@ impl Tree {
         if self.free != NIL {
             let i = self.free;
             self.free = self.nodes[i as usize].left;
+            self.free_count -= 1;
             self.nodes[i as usize] = node;
             i
         } else {
@@ -100,6 +104,7 @@ impl Tree {
         node.left = self.free;
         node.right = NIL;
         self.free = n;
+        self.free_count += 1;
         (member, node.score)
     }
 
@@ -237,6 +242,22 @@ impl Tree {
         let mut taken = None;
         self.root = self.remove_at(self.root, score, member, &mut taken);
         taken.expect("element present")
+    }
+
+    /// Rebuilds the arena once most of it is free slots, so a set that shrank a
+    /// lot gives its memory back (O(n), amortized over the removals).
+    fn maybe_shrink(&mut self) {
+        if self.nodes.len() < 1024 || self.free_count * 2 < self.nodes.len() {
+            return;
+        }
+        let len = self.size(self.root);
+        let mut fresh = Tree {
+            nodes: Vec::with_capacity(len),
+            seed: self.seed,
+            ..Tree::default()
+        };
+        self.take_range(0, len, false, |m, s| fresh.insert(m, s));
+        *self = fresh;
     }
 
     /// How many leading elements satisfy `pred`, which must hold for a prefix.
@@ -478,7 +499,17 @@ impl ZSet {
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let score = self.scores.swap_remove(member)?;
         self.tree.remove(score, member);
+        self.shrink_if_sparse();
         Some(score)
+    }
+
+    /// Gives memory back after many removals (Redis shrinks its dict similarly).
+    fn shrink_if_sparse(&mut self) {
+        self.tree.maybe_shrink();
+        let cap = self.scores.capacity();
+        if cap > 1024 && cap / 8 > self.scores.len() {
+            self.scores.shrink_to_fit();
+        }
     }
 
     /// 0-based rank of `member` in ascending order.
@@ -568,6 +599,7 @@ impl ZSet {
             scores.swap_remove(member.as_slice());
             visit(member, score);
         });
+        self.shrink_if_sparse();
     }
 
     /// The element at position `i` of the member map (for ZSCAN and ZRANDMEMBER).
@@ -657,6 +689,26 @@ mod tests {
                 prop_assert_eq!(got, expect);
             }
         }
+    }
+
+    #[test]
+    fn shrinks_after_mass_removal() {
+        let mut z = ZSet::default();
+        for i in 0..5000u32 {
+            z.insert(format!("m{i}").as_bytes(), (i % 97) as f64);
+        }
+        z.remove_ranks(0, 4900, false, |_, _| {});
+        for i in 0..50u32 {
+            let (m, _) = z.get_index(0).map(|(m, s)| (m.to_vec(), s)).unwrap();
+            assert!(z.remove(&m).is_some(), "{i}");
+        }
+        assert_eq!(z.len(), 50);
+        assert!(z.tree.nodes.len() < 1024);
+        let all: Vec<_> = z.iter().map(|(m, s)| (s, m.to_vec())).collect();
+        let mut sorted = all.clone();
+        model_sort(&mut sorted);
+        assert_eq!(all, sorted);
+        assert_eq!(z.rank(&all[10].1), Some(10));
     }
 
     #[test]
