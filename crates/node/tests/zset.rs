@@ -743,3 +743,17 @@ fn blocked_pops_are_served_first_come_first_served() {
     assert_eq!(show(&second.0.read_raw()), show(&second.1.read_raw()));
     d.check(&["ZRANGE", "q", "0", "-1", "WITHSCORES"]);
 }
+
+#[test]
+fn listpack_limits_from_the_config_decide_negative_zero_and_zscan() {
+    // (A skiplist-encoded set scans in dict order, which is not comparable.)
+    let mut d = Differential::with_config(&["--zset-max-listpack-entries", "2"]);
+    d.check_script(
+        "ZADD z -0 a
+         ZADD z 1 b 2 c
+         ZADD z -0 d
+         ZRANGE z 0 -1 WITHSCORES
+         ZADD y 1 a 2 b
+         ZSCAN y 0 COUNT 1",
+    );
+}

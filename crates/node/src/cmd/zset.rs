@@ -99,15 +99,7 @@ fn write_zset<'d>(db: &'d mut Db, key: &[u8]) -> Result<Option<&'d mut ZSet>, Cm
 /// Redis's listpack limits (`zset-max-listpack-entries`, `zset-max-listpack-value`).
 fn listpack_limits(srv: &Server) -> (usize, usize) {
     let cfg = srv.config.borrow();
-    let get = |name, default| {
-        cfg.get(name)
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(default)
-    };
-    (
-        get("zset-max-listpack-entries", 128),
-        get("zset-max-listpack-value", 64),
-    )
+    (cfg.zset_max_listpack_entries, cfg.zset_max_listpack_value)
 }
 
 /// Header of a reply of `n` elements, each a member optionally with its score.
