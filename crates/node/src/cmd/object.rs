@@ -125,13 +125,7 @@ pub fn encoding_of(cfg: &Config, value: &Value) -> &'static str {
                 "hashtable"
             }
         }
-        Value::ZSet(z) => {
-            if small(cfg, "zset", z.len(), z.scores.keys()) {
-                "listpack"
-            } else {
-                "skiplist"
-            }
-        }
+        Value::ZSet(z) => z.encoding(),
         Value::Stream(_) => "stream",
     }
 }
@@ -243,12 +237,13 @@ mod tests {
         assert_eq!(encoding_of(&cfg, &hash(&many)), "hashtable");
 
         let mut z = ZSet::default();
-        z.insert("m".into(), 1.0);
+        z.insert(b"m", 1.0);
         assert_eq!(
             encoding_of(&cfg, &Value::ZSet(Box::new(z.clone()))),
             "listpack"
         );
-        z.insert(long.as_str().into(), 2.0);
+        z.insert(long.as_bytes(), 2.0);
+        z.update_encoding(128, 64, z.len(), long.len());
         assert_eq!(encoding_of(&cfg, &Value::ZSet(Box::new(z))), "skiplist");
 
         assert_eq!(encoding_of(&cfg, &Value::new_list()), "quicklist");
@@ -275,7 +270,7 @@ mod tests {
         assert_eq!(original.as_list().unwrap().len(), 2);
         assert_eq!(copy.as_list().unwrap().len(), 3);
         let mut z = ZSet::default();
-        z.insert("m".into(), 1.0);
+        z.insert(b"m", 1.0);
         let zv = Value::ZSet(Box::new(z));
         assert_eq!(zv.deep_clone().as_zset().unwrap().len(), 1);
         let sv = Value::Stream(Box::default());

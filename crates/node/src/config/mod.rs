@@ -40,6 +40,9 @@ pub struct Config {
     pub logfile: String,
     pub dir: String,
     pub tcp_keepalive: u64,
+    /// `zset-max-listpack-entries` / `-value`, read on every sorted set write.
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
 }
 
 impl Default for Config {
@@ -64,6 +67,8 @@ impl Default for Config {
             logfile: String::new(),
             dir: String::new(),
             tcp_keepalive: 300,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
         };
         for p in PARAMS {
             c.values.insert(p.name, p.default.to_string());
@@ -149,6 +154,8 @@ impl Config {
         self.logfile = v["logfile"].clone();
         self.dir = v["dir"].clone();
         self.tcp_keepalive = num("tcp-keepalive");
+        self.zset_max_listpack_entries = num("zset-max-listpack-entries") as usize;
+        self.zset_max_listpack_value = num("zset-max-listpack-value") as usize;
         Ok(())
     }
 

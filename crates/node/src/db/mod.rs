@@ -81,6 +81,12 @@ impl Db {
         self.keys.get(key)
     }
 
+    /// The value at `key` without expiring it or counting a read, for commands that
+    /// hold several values at once after checking each with [`Db::read`].
+    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
+        self.keys.get(key)
+    }
+
     /// A read of `key` by a command, counted in keyspace hits and misses.
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
         self.expire_if_needed(key);
@@ -97,12 +103,6 @@ impl Db {
     pub fn modified(&mut self, key: &[u8]) {
         self.dirty += 1;
         self.touch_watched(key);
-    }
-
-    /// The value at `key` without expiring it: for commands that already looked their
-    /// keys up with `get`/`read` and then need shared access to several at once.
-    pub fn peek(&self, key: &[u8]) -> Option<&Value> {
-        self.keys.get(key)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
