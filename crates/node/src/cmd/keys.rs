@@ -299,7 +299,6 @@ fn keys(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-
 /// SCAN's MATCH / COUNT / TYPE options.
 struct ScanOptions<'a> {
     pattern: Option<&'a [u8]>,
