@@ -8,5 +8,5 @@ mod write;
 
 pub use frame::{frame_len, Frame};
 pub use inline::split_args;
-pub use request::{ProtocolError, Request, RequestParser, INLINE_MAX_SIZE};
+pub use request::{parse_i64, ProtocolError, Request, RequestParser, INLINE_MAX_SIZE};
 pub use write::{format_double, ReplyBuf};

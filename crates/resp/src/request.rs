@@ -213,7 +213,7 @@ fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Redis's `string2ll`: optional '-', digits, no leading zeros or '+', no overflow.
-pub(crate) fn parse_i64(s: &[u8]) -> Option<i64> {
+pub fn parse_i64(s: &[u8]) -> Option<i64> {
     if s.is_empty() || s.len() > 20 {
         return None;
     }

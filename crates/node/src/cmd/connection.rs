@@ -6,24 +6,12 @@ use super::{Args, CmdError, CmdResult, Ctx};
 use crate::client::{Client, ReplyMode};
 use crate::server::Server;
 
-const CONN: &[&str] = &["connection"];
 const ANY: Flags = Flags::NOSCRIPT
     .with(Flags::LOADING)
     .with(Flags::STALE)
     .with(Flags::FAST);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler)
-        .acl(CONN)
-        .doc("connection", since, summary)
-}
+super::table::family_spec!(, "connection", "connection");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec(

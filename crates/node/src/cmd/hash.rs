@@ -19,25 +19,7 @@ const RF: Flags = R.with(Flags::FAST);
 const WF: Flags = Flags::WRITE.with(Flags::FAST);
 const WDF: Flags = WF.with(Flags::DENYOOM);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    let acl: &'static [&'static str] = match (flags.has(Flags::WRITE), flags.has(Flags::FAST)) {
-        (true, true) => &["write", "hash", "fast"],
-        (true, false) => &["write", "hash", "slow"],
-        (false, true) => &["read", "hash", "fast"],
-        (false, false) => &["read", "hash", "slow"],
-    };
-    CommandSpec::new(name, arity, flags, handler)
-        .keys(1, 1, 1)
-        .acl(acl)
-        .doc("hash", since, summary)
-}
+super::table::family_spec!(keyed, "hash", "hash");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec(

@@ -14,27 +14,7 @@ const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
 const WF: Flags = W.with(Flags::FAST);
 const RF: Flags = Flags::READONLY.with(Flags::FAST);
 
-/// A list command's spec: one key at argument 1, ACL categories from its flags.
-pub(super) const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    let acl: &'static [&'static str] = if flags.has(Flags::BLOCKING) {
-        &["write", "list", "blocking"]
-    } else if flags.has(Flags::WRITE) {
-        &["write", "list"]
-    } else {
-        &["read", "list"]
-    };
-    CommandSpec::new(name, arity, flags, handler)
-        .keys(1, 1, 1)
-        .acl(acl)
-        .doc("list", since, summary)
-}
+super::table::family_spec!(keyed pub(super), "list", "list");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec(

@@ -11,23 +11,7 @@ use crate::server::Server;
 const TX: Flags = Flags::NOSCRIPT.with(Flags::LOADING).with(Flags::STALE);
 const TX_FAST: Flags = TX.with(Flags::FAST).with(Flags::ALLOW_BUSY);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    let acl: &'static [&'static str] = if flags.has(Flags::FAST) {
-        &["fast", "transaction"]
-    } else {
-        &["slow", "transaction"]
-    };
-    CommandSpec::new(name, arity, flags, handler)
-        .acl(acl)
-        .doc("transactions", since, summary)
-}
+super::table::family_spec!(, "transactions", "transaction");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec(

@@ -22,18 +22,7 @@ const PUBLISH: Flags = Flags::PUBSUB
     .with(Flags::MAY_REPLICATE);
 const INTROSPECT: Flags = Flags::PUBSUB.with(Flags::LOADING).with(Flags::STALE);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler)
-        .acl(&["pubsub"])
-        .doc("pubsub", since, summary)
-}
+super::table::family_spec!(, "pubsub", "pubsub");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec(

@@ -12,16 +12,7 @@ const ADMIN: Flags = Flags::ADMIN
     .with(Flags::LOADING)
     .with(Flags::STALE);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler).doc("server", since, summary)
-}
+super::table::family_spec!(, "server");
 
 const FUNCTION_SUBCOMMANDS: &[CommandSpec] = &[
     spec(

@@ -13,25 +13,7 @@ const RF: Flags = R.with(Flags::FAST);
 const WF: Flags = Flags::WRITE.with(Flags::FAST);
 const WD: Flags = Flags::WRITE.with(Flags::DENYOOM);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    let acl: &'static [&'static str] = match (flags.has(Flags::WRITE), flags.has(Flags::FAST)) {
-        (true, true) => &["write", "set", "fast"],
-        (true, false) => &["write", "set", "slow"],
-        (false, true) => &["read", "set", "fast"],
-        (false, false) => &["read", "set", "slow"],
-    };
-    CommandSpec::new(name, arity, flags, handler)
-        .keys(1, 1, 1)
-        .acl(acl)
-        .doc("set", since, summary)
-}
+super::table::family_spec!(keyed, "set", "set");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec(

@@ -9,24 +9,7 @@ const W: Flags = Flags::WRITE.with(Flags::DENYOOM);
 const WF: Flags = W.with(Flags::FAST);
 const RF: Flags = Flags::READONLY.with(Flags::FAST);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    let acl: &'static [&'static str] = if flags.has(Flags::WRITE) {
-        &["write", "string"]
-    } else {
-        &["read", "string"]
-    };
-    CommandSpec::new(name, arity, flags, handler)
-        .keys(1, 1, 1)
-        .acl(acl)
-        .doc("string", since, summary)
-}
+super::table::family_spec!(keyed, "string", "string");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec("get", 2, RF, get, "1.0.0", "Get the value of a key"),

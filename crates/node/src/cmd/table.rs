@@ -36,31 +36,6 @@ impl Flags {
     pub const fn has(self, other: Flags) -> bool {
         self.0 & other.0 != 0
     }
-
-    /// Flag names for COMMAND INFO, in Redis's order.
-    pub fn names(self) -> Vec<&'static str> {
-        const NAMES: &[(Flags, &str)] = &[
-            (Flags::WRITE, "write"),
-            (Flags::READONLY, "readonly"),
-            (Flags::DENYOOM, "denyoom"),
-            (Flags::ADMIN, "admin"),
-            (Flags::PUBSUB, "pubsub"),
-            (Flags::NOSCRIPT, "noscript"),
-            (Flags::BLOCKING, "blocking"),
-            (Flags::LOADING, "loading"),
-            (Flags::STALE, "stale"),
-            (Flags::FAST, "fast"),
-            (Flags::NO_AUTH, "no_auth"),
-            (Flags::NO_MULTI, "no_multi"),
-            (Flags::MAY_REPLICATE, "may_replicate"),
-            (Flags::ALLOW_BUSY, "allow_busy"),
-        ];
-        NAMES
-            .iter()
-            .filter(|(f, _)| self.has(*f))
-            .map(|(_, n)| *n)
-            .collect()
-    }
 }
 
 /// Which arguments are keys, when first/last/step cannot say it (e.g. XREAD, ZUNION).
@@ -219,6 +194,44 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
         .find(|c| c.name.as_bytes().eq_ignore_ascii_case(name))
         .copied()
 }
+
+/// Defines a family's `spec(name, arity, flags, handler, since, summary)`: COMMAND
+/// DOCS `group` and the family's own ACL categories (read/write/fast/slow/blocking
+/// follow from the flags, see COMMAND INFO). `keyed` families take one key at arg 1.
+macro_rules! family_spec {
+    (keyed $vis:vis, $group:literal $(, $category:literal)*) => {
+        /// A command of this family: one key at argument 1.
+        $vis const fn spec(
+            name: &'static str,
+            arity: i32,
+            flags: $crate::cmd::table::Flags,
+            handler: $crate::cmd::Handler,
+            since: &'static str,
+            summary: &'static str,
+        ) -> $crate::cmd::table::CommandSpec {
+            $crate::cmd::table::CommandSpec::new(name, arity, flags, handler)
+                .keys(1, 1, 1)
+                .acl(&[$($category),*])
+                .doc($group, since, summary)
+        }
+    };
+    ($vis:vis, $group:literal $(, $category:literal)*) => {
+        /// A command of this family (no keys unless set with `.keys()`).
+        $vis const fn spec(
+            name: &'static str,
+            arity: i32,
+            flags: $crate::cmd::table::Flags,
+            handler: $crate::cmd::Handler,
+            since: &'static str,
+            summary: &'static str,
+        ) -> $crate::cmd::table::CommandSpec {
+            $crate::cmd::table::CommandSpec::new(name, arity, flags, handler)
+                .acl(&[$($category),*])
+                .doc($group, since, summary)
+        }
+    };
+}
+pub(crate) use family_spec;
 
 #[cfg(test)]
 mod tests {

@@ -21,26 +21,7 @@ const WB: Flags = Flags::WRITE
     .with(Flags::BLOCKING)
     .with(Flags::FAST);
 
-const fn spec(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    let acl: &'static [&'static str] = if flags.has(Flags::BLOCKING) {
-        &["write", "sortedset", "blocking"]
-    } else if flags.has(Flags::WRITE) {
-        &["write", "sortedset"]
-    } else {
-        &["read", "sortedset"]
-    };
-    CommandSpec::new(name, arity, flags, handler)
-        .keys(1, 1, 1)
-        .acl(acl)
-        .doc("sorted_set", since, summary)
-}
+super::table::family_spec!(keyed, "sorted_set", "sortedset");
 
 pub const COMMANDS: &[CommandSpec] = &[
     spec("zadd", -4, WF, zadd, "1.2.0", "Add one or more members to a sorted set, or update its score if it already exists"),
