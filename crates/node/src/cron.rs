@@ -20,6 +20,7 @@ pub async fn run(srv: Rc<Server>) {
             _ = srv.shutdown.notified() => return,
         }
         active_expire(&srv, period / 4);
+        crate::propagate::propagate_expired(&srv);
         clients_cron(&srv);
     }
 }

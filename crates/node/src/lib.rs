@@ -11,6 +11,7 @@ pub mod db;
 pub mod glob;
 pub mod log;
 pub mod net;
+pub mod propagate;
 pub mod pubsub;
 pub mod server;
 

@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use crate::client::ClientShared;
 use crate::config::Config;
 use crate::db::Db;
+use crate::propagate::Propagator;
 use crate::pubsub::PubSub;
 
 /// Counters INFO reports.
@@ -44,8 +45,10 @@ pub struct Server {
     next_client_id: Cell<u64>,
     pub start_ms: u64,
     pub run_id: String,
-    /// Changes since the last save (Redis's `server.dirty`).
-    pub dirty: Cell<u64>,
+    /// Changes since the last save (Redis's `server.dirty`), shared with every `Db`.
+    pub dirty: Rc<Cell<u64>>,
+    /// Where changes go after they are made (AOF, replicas).
+    pub propagator: RefCell<Propagator>,
     pub last_save_ms: Cell<u64>,
     /// Set by SHUTDOWN or a signal; the listener and cron stop on it.
     pub shutting_down: Cell<bool>,
@@ -59,8 +62,9 @@ impl Server {
     pub fn new(config: Config) -> Rc<Server> {
         let now = crate::clock::now_ms();
         let seed = now ^ ((std::process::id() as u64) << 32) ^ 0x9E37_79B9_7F4A_7C15;
+        let dirty = Rc::new(Cell::new(0));
         let dbs = (0..config.databases)
-            .map(|_| RefCell::new(Db::default()))
+            .map(|_| RefCell::new(Db::with_dirty_counter(dirty.clone())))
             .collect();
         let srv = Server {
             dbs,
@@ -70,7 +74,8 @@ impl Server {
             next_client_id: Cell::new(1),
             start_ms: now,
             run_id: String::new(),
-            dirty: Cell::new(0),
+            dirty,
+            propagator: RefCell::default(),
             last_save_ms: Cell::new(now / 1000 * 1000),
             shutting_down: Cell::new(false),
             shutdown: Notify::new(),

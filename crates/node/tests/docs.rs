@@ -10,7 +10,11 @@ fn expected() -> String {
     for c in table::all_commands() {
         let mut name = c.name.to_uppercase();
         if !c.subcommands.is_empty() {
-            let subs: Vec<String> = c.subcommands.iter().map(|s| s.name.to_uppercase()).collect();
+            let subs: Vec<String> = c
+                .subcommands
+                .iter()
+                .map(|s| s.name.to_uppercase())
+                .collect();
             name = format!("{name} ({})", subs.join(", "));
         }
         groups.entry(c.group).or_default().push(name);
@@ -35,5 +39,8 @@ fn commands_md_is_up_to_date() {
         std::fs::write(path, &want).unwrap();
     }
     let have = std::fs::read_to_string(path).unwrap_or_default();
-    assert!(have == want, "docs/COMMANDS.md is stale: run UPDATE_DOCS=1 cargo test -p rustidocs-node --test docs");
+    assert!(
+        have == want,
+        "docs/COMMANDS.md is stale: run UPDATE_DOCS=1 cargo test -p rustidocs-node --test docs"
+    );
 }

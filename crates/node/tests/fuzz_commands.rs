@@ -3,14 +3,12 @@
 //! dispatch a connection uses. No input may panic, and every reply must be well-formed
 //! RESP (complete frames, nothing left over).
 
-use std::rc::Rc;
+mod common;
 
-use node::client::{Client, ClientShared};
-use node::cmd::{dispatch, table, OwnedArgs};
-use node::config::Config;
-use node::server::Server;
+use common::inproc::InProc;
+use node::cmd::table;
 use proptest::prelude::*;
-use resp::{Frame, ReplyBuf};
+use resp::Frame;
 
 /// Commands left out: they sleep, stop the server or change how replies are framed.
 const EXCLUDED: &[&str] = &["debug", "shutdown", "monitor", "sync", "psync", "replconf"];
@@ -166,30 +164,20 @@ fn assert_well_formed(buf: &[u8], cmd: &[Vec<u8>]) {
     }
 }
 
-fn fuzz_server() -> Rc<Server> {
-    let mut config = Config::default();
-    config
-        .load("proto-max-bulk-len 1mb\nenable-debug-command no\n")
-        .expect("valid config");
-    Server::new(config)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
 
     #[test]
     fn random_commands_never_panic_and_reply_well_formed(cmds in proptest::collection::vec(command_strategy(), 1..40)) {
-        let srv = fuzz_server();
-        let shared = Rc::new(ClientShared::new(srv.next_client_id(), "127.0.0.1:1".into(), "127.0.0.1:2".into(), -1, 0));
-        srv.clients.borrow_mut().insert(shared.id, shared.clone());
-        let mut client = Client::new(shared.clone(), true);
-        let mut out = ReplyBuf::new(false);
+        let mut p = InProc::new("proto-max-bulk-len 1mb\nenable-debug-command no\n");
+        // Propagation on, so rewriting code paths run too; the stream must be well-formed.
+        node::propagate::set_enabled(&p.srv, true);
         for cmd in &cmds {
-            let owned = OwnedArgs::from_slices(cmd.iter().map(Vec::as_slice));
-            out.buf.clear();
-            let _ = dispatch::execute(&srv, &mut client, &mut out, &owned.args());
-            assert_well_formed(&out.buf, cmd);
-            shared.pending_out.borrow_mut().clear();
+            let reply = p.run_bytes(cmd.iter().map(Vec::as_slice));
+            assert_well_formed(&reply, cmd);
+            p.client.shared.pending_out.borrow_mut().clear();
         }
+        let propagated = p.srv.propagator.borrow_mut().take();
+        assert_well_formed(&propagated, &[b"(propagation stream)".to_vec()]);
     }
 }

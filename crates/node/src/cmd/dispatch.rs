@@ -6,7 +6,7 @@ use std::cell::RefMut;
 use resp::ReplyBuf;
 
 use super::table::{self, CommandSpec, Flags};
-use super::{Args, CmdError};
+use super::{Args, CmdError, OwnedArgs};
 use crate::blocking::{self, BlockRequest};
 use crate::client::{Client, ReplyMode};
 use crate::db::Db;
@@ -19,9 +19,24 @@ pub struct Ctx<'a> {
     pub out: &'a mut ReplyBuf,
     /// Set by a blocking command that must wait (see [`Ctx::block_on`]).
     pub block: Option<BlockRequest>,
+    /// What to propagate instead of the command itself (see [`Ctx::propagate_as`]).
+    pub propagate_as: Option<Vec<OwnedArgs>>,
 }
 
 impl<'a> Ctx<'a> {
+    /// Replaces what this command propagates (AOF, replicas) when it changed data:
+    /// commands whose replay would differ are rewritten, e.g. `SET k v EX 10` as
+    /// `SET k v PXAT <ms>`, `SPOP` as `SREM`, `BLPOP` as `LPOP`. An empty list
+    /// propagates nothing.
+    pub fn propagate_as(&mut self, commands: Vec<OwnedArgs>) {
+        self.propagate_as = Some(commands);
+    }
+
+    /// Adds a rewritten command to what this command propagates.
+    pub fn also_propagate(&mut self, command: OwnedArgs) {
+        self.propagate_as.get_or_insert_with(Vec::new).push(command);
+    }
+
     /// The client's selected database.
     pub fn db(&self) -> RefMut<'a, Db> {
         self.srv.dbs[self.client.db].borrow_mut()
@@ -202,17 +217,45 @@ pub fn call(
 ) -> Option<BlockRequest> {
     srv.dbs[client.db].borrow_mut().now_ms = crate::clock::now_ms();
     Stats::incr(&srv.stats.total_commands_processed, 1);
+    let dirty_before = srv.dirty.get();
     let mut ctx = Ctx {
         srv,
         client,
         out,
         block: None,
+        propagate_as: None,
     };
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         Stats::incr(&srv.stats.total_error_replies, 1);
         ctx.out.error(&e.to_string());
     }
-    ctx.block.take()
+    let block = ctx.block.take();
+    let replacement = ctx.propagate_as.take();
+    let db = ctx.client.db;
+    if srv.propagator.borrow().enabled() {
+        propagate(srv, db, args, srv.dirty.get() != dirty_before, replacement);
+    }
+    block
+}
+
+/// Sends a command's effects down the propagation stream: first the deletions of keys
+/// it found expired, then the command (or its replacement) if it changed anything.
+fn propagate(
+    srv: &Server,
+    db: usize,
+    args: &Args,
+    changed: bool,
+    replacement: Option<Vec<OwnedArgs>>,
+) {
+    crate::propagate::propagate_expired(srv);
+    if !changed {
+        return;
+    }
+    let mut p = srv.propagator.borrow_mut();
+    match replacement {
+        Some(commands) => commands.iter().for_each(|c| p.emit(db, &c.args())),
+        None => p.emit(db, args),
+    }
 }
 
 /// Runs a blocked client's command again on its behalf; true if it must keep waiting.

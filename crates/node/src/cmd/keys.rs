@@ -274,7 +274,7 @@ fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let mut da = other_db(ctx, a);
         let mut db = other_db(ctx, b);
         da.swap_keyspace(&mut db);
-        da.dirty += 1;
+        da.add_dirty(1);
         drop((da, db));
         serve_other_db(ctx, a);
         serve_other_db(ctx, b);
@@ -386,7 +386,7 @@ fn check_flush_args(args: &Args) -> CmdResult {
 
 fn flush(db: &mut Db) {
     let n = db.clear();
-    db.dirty += n as u64;
+    db.add_dirty(n as u64);
 }
 
 fn flushdb(ctx: &mut Ctx, args: &Args) -> CmdResult {

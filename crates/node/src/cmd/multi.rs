@@ -113,6 +113,10 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     }
     ctx.out.array(state.queued.len());
     ctx.client.in_exec = true;
+    // The queued commands propagate themselves, wrapped in MULTI … EXEC; EXEC adds
+    // nothing of its own.
+    ctx.srv.propagator.borrow_mut().begin_transaction();
+    ctx.propagate_as(Vec::new());
     for queued in &state.queued {
         let args = queued.args();
         match dispatch::resolve(&args) {
@@ -123,6 +127,7 @@ fn exec(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         }
     }
     ctx.client.in_exec = false;
+    ctx.srv.propagator.borrow_mut().end_transaction();
     Ok(())
 }
 

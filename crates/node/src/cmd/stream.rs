@@ -426,7 +426,7 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
 /// Records a change removing `n` entries: Redis counts each one as a change.
 fn note_removed(db: &mut Db, key: &[u8], n: u64) {
     db.modified(key);
-    db.dirty += n - 1;
+    db.add_dirty(n - 1);
 }
 
 fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {

@@ -39,14 +39,27 @@ pub struct Db {
     pub now_ms: u64,
     /// Keys deleted because they expired (lazily or actively), for INFO.
     pub expired_count: u64,
-    /// Changes made (Redis's `server.dirty`), summed over databases for persistence.
-    pub dirty: u64,
+    /// Changes made (Redis's `server.dirty`): one counter shared by every database of
+    /// the server, so a command's effect is seen whichever databases it touched.
+    pub dirty: Rc<Cell<u64>>,
+    /// When true, keys deleted by expiry are queued in `expired_keys` so they can be
+    /// propagated as DELs (to the AOF and replicas).
+    pub track_expired: bool,
+    pub expired_keys: Vec<SmallBytes>,
     /// Reads that found / did not find their key (INFO keyspace_hits / misses).
     pub hits: u64,
     pub misses: u64,
 }
 
 impl Db {
+    /// A database whose changes count on `dirty`, the server's shared counter.
+    pub fn with_dirty_counter(dirty: Rc<Cell<u64>>) -> Db {
+        Db {
+            dirty,
+            ..Db::default()
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -66,10 +79,8 @@ impl Db {
         }
         match self.expires.get(key) {
             Some(&at) if at <= self.now_ms => {
-                self.remove(key);
-                self.expired_count += 1;
                 // Like Redis, a deletion by expiry is a change for WATCH.
-                self.touch_watched(key);
+                self.delete_expired(key);
                 true
             }
             _ => false,
@@ -101,8 +112,23 @@ impl Db {
 
     /// Records a change to `key` (Redis's `signalModifiedKey` plus `server.dirty++`).
     pub fn modified(&mut self, key: &[u8]) {
-        self.dirty += 1;
+        self.add_dirty(1);
         self.touch_watched(key);
+    }
+
+    /// Counts `n` changes without naming a key (FLUSHDB, SWAPDB, XTRIM's entries).
+    pub fn add_dirty(&self, n: u64) {
+        self.dirty.set(self.dirty.get() + n);
+    }
+
+    /// Deletes an expired key: counted, WATCH-invalidating and queued for propagation.
+    fn delete_expired(&mut self, key: &[u8]) {
+        self.remove(key);
+        self.expired_count += 1;
+        self.touch_watched(key);
+        if self.track_expired {
+            self.expired_keys.push(SmallBytes::new(key));
+        }
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
@@ -312,9 +338,7 @@ impl Db {
             sampled += 1;
             if at <= self.now_ms {
                 let key = key.clone();
-                self.remove(&key);
-                self.touch_watched(&key);
-                self.expired_count += 1;
+                self.delete_expired(&key);
                 expired += 1;
             }
         }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 pub use resp::Frame;
 
+pub mod inproc;
+
 /// Path of our server binary (built by cargo for integration tests).
 pub fn node_binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rustidocs-node"))

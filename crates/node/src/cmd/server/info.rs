@@ -241,7 +241,7 @@ fn memory(srv: &Server) -> Fields {
 }
 
 fn persistence(srv: &Server) -> Fields {
-    let dirty: u64 = srv.dirty.get() + srv.dbs.iter().map(|d| d.borrow().dirty).sum::<u64>();
+    let dirty = srv.dirty.get();
     let aof = srv.config.borrow().get("appendonly") == Some("yes");
     vec![
         ("loading", "0".into()),
