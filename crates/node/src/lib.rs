@@ -11,6 +11,7 @@ pub mod db;
 pub mod glob;
 pub mod log;
 pub mod net;
+pub mod persist;
 pub mod propagate;
 pub mod pubsub;
 pub mod server;
@@ -27,6 +28,7 @@ pub const REDIS_VERSION: &str = "7.0.15";
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let (bind, port) = (config.bind.clone(), config.port);
     let srv = Server::new(config);
+    persist::load_at_start(&srv)?;
     let listeners = if port == 0 {
         Vec::new()
     } else {
@@ -59,5 +61,8 @@ async fn wait_for_shutdown(srv: &Rc<Server>) {
 fn shutdown(srv: &Server) {
     tracing::warn!("User requested shutdown...");
     srv.request_shutdown();
+    if let Err(e) = persist::on_shutdown(srv, srv.shutdown_save.get()) {
+        tracing::warn!("Error trying to persist the dataset on shutdown: {e:#}");
+    }
     tracing::warn!("Redis is now ready to exit, bye bye...");
 }

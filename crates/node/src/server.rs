@@ -53,6 +53,8 @@ pub struct Server {
     /// Set by SHUTDOWN or a signal; the listener and cron stop on it.
     pub shutting_down: Cell<bool>,
     pub shutdown: Notify,
+    /// What SHUTDOWN asked for (SAVE / NOSAVE); signals keep the default.
+    pub shutdown_save: Cell<crate::persist::ShutdownSave>,
     rng: Cell<u64>,
     /// Actual TCP port (differs from the config when it asked for port 0).
     pub listen_port: Cell<u16>,
@@ -79,6 +81,7 @@ impl Server {
             last_save_ms: Cell::new(now / 1000 * 1000),
             shutting_down: Cell::new(false),
             shutdown: Notify::new(),
+            shutdown_save: Cell::new(crate::persist::ShutdownSave::Default),
             rng: Cell::new(seed),
             listen_port: Cell::new(config.port),
             config: RefCell::new(config),

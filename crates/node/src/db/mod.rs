@@ -323,6 +323,17 @@ impl Db {
             .filter(move |(k, _)| self.expires.get(k.as_slice()).is_none_or(|&t| t > now))
     }
 
+    /// Every live key with its value and absolute expiry time (for persistence).
+    pub fn iter_with_expiry(&self) -> impl Iterator<Item = (&SmallBytes, &Value, Option<u64>)> {
+        let now = self.now_ms;
+        self.keys
+            .iter()
+            .filter_map(move |(k, v)| match self.expires.get(k.as_slice()) {
+                Some(&t) if t <= now => None,
+                at => Some((k, v, at.copied())),
+            })
+    }
+
     /// One round of active expiry: samples up to `samples` keys with a TTL and deletes
     /// expired ones. Returns (sampled, expired) so the caller can decide to go again.
     pub fn active_expire(

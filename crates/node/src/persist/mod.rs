@@ -1,0 +1,71 @@
+//! Persistence: the append-only file (`aof`), snapshots (`snapshot`), and what both
+//! need: a point-in-time image of the dataset that a background thread can write.
+
+pub mod aof;
+pub mod snapshot;
+
+use crate::db::{SmallBytes, Value};
+use crate::server::Server;
+
+/// One key of an image: key, value, absolute expiry in Unix ms.
+pub type ImageEntry = (SmallBytes, Value, Option<u64>);
+
+/// A copy of every database, taken between two commands, owned so that another
+/// thread can serialize it while the server goes on. Taking it costs a pause
+/// proportional to the dataset (a deep copy) instead of Redis's fork; see
+/// docs/PERSISTENCE.md for the trade-off.
+pub struct DatasetImage {
+    /// Per database index, its live keys.
+    pub dbs: Vec<Vec<ImageEntry>>,
+    /// Unix ms when the image was taken.
+    pub taken_ms: u64,
+}
+
+impl DatasetImage {
+    pub fn key_count(&self) -> usize {
+        self.dbs.iter().map(Vec::len).sum()
+    }
+}
+
+/// Copies the whole dataset (expired keys left out).
+pub fn capture(srv: &Server) -> DatasetImage {
+    let now = crate::clock::now_ms();
+    let dbs = srv
+        .dbs
+        .iter()
+        .map(|db| {
+            let mut db = db.borrow_mut();
+            db.now_ms = now;
+            db.iter_with_expiry()
+                .map(|(k, v, at)| (k.clone(), v.deep_clone(), at))
+                .collect()
+        })
+        .collect();
+    DatasetImage { dbs, taken_ms: now }
+}
+
+/// Loads persisted data at start-up, as Redis does: the AOF when `appendonly yes`,
+/// otherwise the snapshot file.
+pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
+    let aof_enabled = srv.config.borrow().get("appendonly") == Some("yes");
+    if aof_enabled {
+        aof::load_at_start(srv)
+    } else {
+        snapshot::load_at_start(srv)
+    }
+}
+
+/// How SHUTDOWN asked to treat snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShutdownSave {
+    /// Save if save points are configured (SIGTERM, plain SHUTDOWN).
+    Default,
+    Save,
+    NoSave,
+}
+
+/// Makes everything promised durable before the process exits.
+pub fn on_shutdown(srv: &Server, save: ShutdownSave) -> anyhow::Result<()> {
+    aof::on_shutdown(srv)?;
+    snapshot::on_shutdown(srv, save)
+}
