@@ -33,16 +33,17 @@ impl Propagator {
         self.enabled
     }
 
-    /// Appends one command for database `db`, with a SELECT first when needed.
+    /// Appends one command for database `db`, with a SELECT first when needed (before
+    /// a pending MULTI, as Redis writes it).
     pub fn emit(&mut self, db: usize, args: &Args) {
-        if self.transaction == Transaction::Pending {
-            self.transaction = Transaction::Open;
-            self.encode(&[b"MULTI"]);
-        }
         if self.last_db != Some(db) {
             let index = db.to_string();
             self.encode(&[b"SELECT", index.as_bytes()]);
             self.last_db = Some(db);
+        }
+        if self.transaction == Transaction::Pending {
+            self.transaction = Transaction::Open;
+            self.encode(&[b"MULTI"]);
         }
         let parts: Vec<&[u8]> = (0..args.len()).map(|i| args.get(i)).collect();
         self.encode(&parts);
@@ -65,6 +66,11 @@ impl Propagator {
     /// EXEC begins: what its commands propagate is wrapped in MULTI … EXEC.
     pub fn begin_transaction(&mut self) {
         self.transaction = Transaction::Pending;
+    }
+
+    /// Whether an EXEC (or a multi-command rewrite) is being propagated.
+    pub fn in_transaction(&self) -> bool {
+        self.transaction != Transaction::None
     }
 
     pub fn end_transaction(&mut self) {

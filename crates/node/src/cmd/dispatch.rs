@@ -37,6 +37,19 @@ impl<'a> Ctx<'a> {
         self.propagate_as.get_or_insert_with(Vec::new).push(command);
     }
 
+    /// Propagates the single command `parts` instead of this one.
+    pub fn propagate_one(&mut self, parts: &[&[u8]]) {
+        if self.propagating() {
+            self.propagate_as(vec![OwnedArgs::from_slices(parts.iter().copied())]);
+        }
+    }
+
+    /// Whether anything consumes the propagation stream: rewrites that cost an
+    /// allocation are skipped when not.
+    pub fn propagating(&self) -> bool {
+        self.srv.propagator.borrow().enabled()
+    }
+
     /// The client's selected database.
     pub fn db(&self) -> RefMut<'a, Db> {
         self.srv.dbs[self.client.db].borrow_mut()
@@ -253,6 +266,12 @@ fn propagate(
     }
     let mut p = srv.propagator.borrow_mut();
     match replacement {
+        // Several commands standing for one are applied atomically, as Redis does.
+        Some(commands) if commands.len() > 1 && !p.in_transaction() => {
+            p.begin_transaction();
+            commands.iter().for_each(|c| p.emit(db, &c.args()));
+            p.end_transaction();
+        }
         Some(commands) => commands.iter().for_each(|c| p.emit(db, &c.args())),
         None => p.emit(db, args),
     }

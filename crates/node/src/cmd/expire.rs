@@ -157,8 +157,9 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, basetime_now: bool, seconds: bool)
     let key = args.get(1);
     let current = db.expire_at(key).map(|t| t as i64);
     let changed = db.get(key).is_some() && cond.allow(current, when);
+    let past = when <= db.now_ms as i64;
     if changed {
-        if when <= db.now_ms as i64 {
+        if past {
             db.remove(key);
         } else {
             db.set_expire(key, when as u64);
@@ -166,8 +167,25 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, basetime_now: bool, seconds: bool)
         db.modified(key);
     }
     drop(db);
+    if changed {
+        propagate_expire(ctx, args, when, past);
+    }
     ctx.out.int(changed as i64);
     Ok(())
+}
+
+/// As Redis: a deleting expiry propagates as DEL; any other as PEXPIREAT with the
+/// absolute time, keeping the NX/XX/GT/LT words (they decide the same on replay).
+fn propagate_expire(ctx: &mut Ctx, args: &Args, when: i64, past: bool) {
+    let key = args.get(1);
+    if past {
+        ctx.propagate_one(&[b"DEL", key]);
+        return;
+    }
+    let when = when.to_string();
+    let mut parts: Vec<&[u8]> = vec![b"PEXPIREAT", key, when.as_bytes()];
+    parts.extend(args.iter_from(3));
+    ctx.propagate_one(&parts);
 }
 
 fn expire(ctx: &mut Ctx, args: &Args) -> CmdResult {

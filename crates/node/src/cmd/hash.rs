@@ -375,6 +375,8 @@ fn hincrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     put(hash, field, text.as_bytes());
     db.modified(key);
     drop(db);
+    // The result, not the increment: float formatting must not differ on replay.
+    ctx.propagate_one(&[b"HSET", key, field, text.as_bytes()]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

@@ -158,17 +158,34 @@ fn pop_first(
             continue;
         }
         let list = list_mut(&mut db, key)?.expect("checked above");
+        let popped = count.map(|n| n.min(list.len()));
         ctx.out.array(2);
         ctx.out.bulk(key);
-        match count {
+        match popped {
             Some(n) => pop_range(ctx.out, list, end, n),
             None => ctx.out.bulk(&end.pop(list).expect("non-empty")),
         }
         let now_empty = list.is_empty();
         after_pop(&mut db, key, now_empty);
+        drop(db);
+        propagate_pop(ctx, key, end, popped);
         return Ok(true);
     }
     Ok(false)
+}
+
+/// What BLPOP / LMPOP propagate, as Redis: `LPOP key` (or RPOP), with the number of
+/// elements actually popped for the counted forms. Replaying the blocking or
+/// multi-key form could pick another key.
+fn propagate_pop(ctx: &mut Ctx, key: &[u8], end: End, popped: Option<usize>) {
+    let name: &[u8] = match end {
+        End::Left => b"LPOP",
+        End::Right => b"RPOP",
+    };
+    match popped {
+        Some(n) => ctx.propagate_one(&[name, key, n.to_string().as_bytes()]),
+        None => ctx.propagate_one(&[name, key]),
+    }
 }
 
 /// Moves one element from the `from` end of the list at argument 1 to the `to` end of
@@ -227,6 +244,12 @@ fn blmove_generic(
     deadline: Option<u64>,
 ) -> CmdResult {
     if move_element(ctx, args, from, to)? {
+        // Served from data: the non-blocking form, which cannot block on replay.
+        if args.is(0, "brpoplpush") {
+            ctx.propagate_one(&[b"RPOPLPUSH", args.get(1), args.get(2)]);
+        } else {
+            ctx.propagate_one(&[b"LMOVE", args.get(1), args.get(2), args.get(3), args.get(4)]);
+        }
         return Ok(());
     }
     if ctx.client.in_exec {

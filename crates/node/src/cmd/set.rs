@@ -3,7 +3,7 @@
 
 use super::collection::{self, ScanOpts};
 use super::table::{CommandSpec, Flags};
-use super::{Args, CmdError, CmdResult, Ctx};
+use super::{Args, CmdError, CmdResult, Ctx, OwnedArgs};
 use crate::db::{Db, HashSet, SmallBytes, Value};
 
 type Members = HashSet<SmallBytes>;
@@ -231,6 +231,8 @@ fn spop_one(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
     db.remove_if_empty(key);
     db.modified(key);
     drop(db);
+    // A random pick replays as the removal it made.
+    ctx.propagate_one(&[b"SREM", key, &member]);
     ctx.out.bulk(&member);
     Ok(())
 }
@@ -257,17 +259,60 @@ fn spop_count(ctx: &mut Ctx, args: &Args) -> CmdResult {
         db.remove(key);
         db.modified(key);
         drop(db);
+        ctx.propagate_one(&[b"DEL", key]);
         reply_members(ctx, whole.iter());
         return Ok(());
     }
+    let mut removals = SremBatches::new(ctx, key);
     ctx.out.set(count as usize);
     for _ in 0..count {
         let i = (srv.random() % set.len() as u64) as usize;
-        ctx.out
-            .bulk(&set.swap_remove_index(i).expect("index below len"));
+        let member = set.swap_remove_index(i).expect("index below len");
+        ctx.out.bulk(&member);
+        removals.push(&member);
     }
     db.modified(key);
+    drop(db);
+    removals.finish(ctx);
     Ok(())
+}
+
+/// The SREMs a counted SPOP propagates, at most [`SremBatches::BATCH`] members each
+/// (nothing is collected when no one consumes the stream).
+struct SremBatches<'k> {
+    key: &'k [u8],
+    on: bool,
+    done: Vec<OwnedArgs>,
+}
+
+impl<'k> SremBatches<'k> {
+    const BATCH: usize = 1024;
+
+    fn new(ctx: &Ctx, key: &'k [u8]) -> Self {
+        SremBatches {
+            key,
+            on: ctx.propagating(),
+            done: Vec::new(),
+        }
+    }
+
+    fn push(&mut self, member: &[u8]) {
+        if !self.on {
+            return;
+        }
+        let full = self.done.last().is_none_or(|c| c.args().len() == 2 + Self::BATCH);
+        if full {
+            self.done
+                .push(OwnedArgs::from_slices([&b"SREM"[..], self.key]));
+        }
+        self.done.last_mut().expect("just ensured").push(member);
+    }
+
+    fn finish(self, ctx: &mut Ctx) {
+        if !self.done.is_empty() {
+            ctx.propagate_as(self.done);
+        }
+    }
 }
 
 fn srandmember(ctx: &mut Ctx, args: &Args) -> CmdResult {

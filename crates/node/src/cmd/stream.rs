@@ -5,7 +5,7 @@ use resp::ReplyBuf;
 
 use super::args::parse_i64;
 use super::table::{CommandSpec, Flags};
-use super::{Args, CmdError, CmdResult, Ctx};
+use super::{Args, CmdError, CmdResult, Ctx, OwnedArgs};
 use crate::db::stream::{NodeLimits, Packed, Stream, StreamId, Trim};
 use crate::db::{Db, Value};
 use crate::server::Server;
@@ -225,6 +225,9 @@ struct TrimArgs {
     approx: bool,
     /// Most entries one trim may remove (0 = no limit).
     limit: u64,
+    /// Where the MAXLEN/MINID value and the LIMIT word are (for propagation).
+    value_pos: usize,
+    limit_pos: Option<usize>,
 }
 
 /// XADD/XTRIM options (Redis's `streamParseAddOrTrimArgsOrReply`). For XADD also
@@ -261,6 +264,8 @@ fn parse_add_trim(args: &Args, xadd: bool, node_entries: u64) -> Result<AddTrimA
             how: None,
             approx: false,
             limit: 0,
+            value_pos: 0,
+            limit_pos: None,
         },
         nomkstream: false,
         id: NewId::Auto,
@@ -280,6 +285,7 @@ fn parse_add_trim(args: &Args, xadd: bool, node_entries: u64) -> Result<AddTrimA
             }
             let maxlen = args.is(i, "maxlen");
             i = trim_value_pos(args, i, &mut a.trim.approx);
+            a.trim.value_pos = i;
             a.trim.how = Some(if maxlen {
                 parse_maxlen(args, i)?
             } else {
@@ -291,6 +297,7 @@ fn parse_add_trim(args: &Args, xadd: bool, node_entries: u64) -> Result<AddTrimA
                 return Err(CmdError::msg("ERR The LIMIT argument must be >= 0."));
             }
             a.trim.limit = v as u64;
+            a.trim.limit_pos = Some(i);
             limit_given = true;
             i += 1;
         } else if xadd && args.is(i, "nomkstream") {
@@ -414,6 +421,10 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(how) = a.trim.how {
         s.trim(how, a.trim.approx, a.trim.limit);
     }
+    if (!matches!(a.id, NewId::Exact(_)) || a.trim.approx) && ctx.propagating() {
+        let rewritten = replay_form(args, &a.trim, Some((a.id_pos, id)), s);
+        ctx.propagate_as(vec![rewritten]);
+    }
     db.modified(key);
     if !db.blocked.is_empty() {
         db.signal_ready(key);
@@ -421,6 +432,48 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     drop(db);
     reply_id(ctx.out, id);
     Ok(())
+}
+
+/// XADD/XTRIM as they must replay (Redis's `streamRewriteApproxSpecifier` and
+/// `streamRewriteTrimArgument`): the generated ID written out, and an approximate trim
+/// made exact at what it left (`MAXLEN = <length>`, `MINID = <first id>`). Unlike
+/// Redis, LIMIT is dropped, since an exact trim rejects it from ordinary clients.
+fn replay_form(
+    args: &Args,
+    trim: &TrimArgs,
+    new_id: Option<(usize, StreamId)>,
+    s: &Stream,
+) -> OwnedArgs {
+    let mut id_buf = [0u8; 41];
+    let mut edge_buf = [0u8; 41];
+    let edge: &[u8] = match trim.how {
+        Some(Trim::MaxLen(_)) => {
+            let len = s.len().to_string();
+            edge_buf[..len.len()].copy_from_slice(len.as_bytes());
+            &edge_buf[..len.len()]
+        }
+        // An emptied stream gives the largest ID, as Redis's `streamGetEdgeID`.
+        _ => s
+            .first()
+            .map_or(StreamId::MAX, |(id, _)| *id)
+            .format(&mut edge_buf),
+    };
+    let mut out = OwnedArgs::default();
+    let mut i = 0;
+    while i < args.len() {
+        if Some(i) == trim.limit_pos {
+            i += 2;
+            continue;
+        }
+        match new_id {
+            Some((at, id)) if at == i => out.push(id.format(&mut id_buf)),
+            _ if trim.approx && i + 1 == trim.value_pos => out.push(b"="),
+            _ if trim.approx && i == trim.value_pos => out.push(edge),
+            _ => out.push(args.get(i)),
+        }
+        i += 1;
+    }
+    out
 }
 
 /// Records a change removing `n` entries: Redis counts each one as a change.
@@ -436,7 +489,14 @@ fn xtrim(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let key = args.get(1);
     let mut db = ctx.db();
     let removed = match write_stream(&mut db, key)? {
-        Some(s) => s.trim(how, a.trim.approx, a.trim.limit),
+        Some(s) => {
+            let removed = s.trim(how, a.trim.approx, a.trim.limit);
+            if a.trim.approx && ctx.propagating() {
+                let rewritten = replay_form(args, &a.trim, None, s);
+                ctx.propagate_as(vec![rewritten]);
+            }
+            removed
+        }
         None => 0,
     };
     if removed > 0 {

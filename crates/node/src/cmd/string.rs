@@ -295,6 +295,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     write_string(&mut db, key, args.get(2), opts.ttl);
     drop(db);
+    propagate_set_at(ctx, key, args.get(2), opts.ttl);
     if opts.get {
         match old {
             Some(v) => ctx.out.bulk(&v),
@@ -304,6 +305,15 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.ok();
     }
     Ok(())
+}
+
+/// A SET with any expiry propagates as `SET key value PXAT <ms>` (options dropped):
+/// relative times must not restart on replay.
+fn propagate_set_at(ctx: &mut Ctx, key: &[u8], value: &[u8], ttl: Ttl) {
+    if let Ttl::At(at) = ttl {
+        let at = at.to_string();
+        ctx.propagate_one(&[b"SET", key, value, b"PXAT", at.as_bytes()]);
+    }
 }
 
 /// Stores a string and applies the TTL rule; records the change.
@@ -337,6 +347,7 @@ fn setex_generic(ctx: &mut Ctx, args: &Args, unit_ms: bool, name: &str) -> CmdRe
     let at = expire_at(db.now_ms, unit_ms, false, args.get(2), name)?;
     write_string(&mut db, args.get(1), args.get(3), Ttl::At(at));
     drop(db);
+    propagate_set_at(ctx, args.get(1), args.get(3), Ttl::At(at));
     ctx.out.ok();
     Ok(())
 }
@@ -372,6 +383,7 @@ fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     db.remove(key);
     db.modified(key);
     drop(db);
+    ctx.propagate_one(&[b"DEL", key]);
     ctx.out.bulk(&v);
     Ok(())
 }
@@ -406,23 +418,30 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ctx.out.null();
         return Ok(());
     };
+    // GETEX never propagates as itself: it becomes DEL, PEXPIREAT or PERSIST.
     match ttl {
         Ttl::At(at) if at <= db.now_ms => {
             db.remove(key);
             db.modified(key);
+            drop(db);
+            ctx.propagate_one(&[b"DEL", key]);
         }
         Ttl::At(at) => {
             db.set_expire(key, at);
             db.modified(key);
+            drop(db);
+            let at = at.to_string();
+            ctx.propagate_one(&[b"PEXPIREAT", key, at.as_bytes()]);
         }
         Ttl::Persist => {
             if db.persist(key) {
                 db.modified(key);
             }
+            drop(db);
+            ctx.propagate_one(&[b"PERSIST", key]);
         }
-        Ttl::Unchanged | Ttl::Keep => {}
+        Ttl::Unchanged | Ttl::Keep => drop(db),
     }
-    drop(db);
     ctx.out.bulk(&v);
     Ok(())
 }
@@ -651,6 +670,8 @@ fn incrbyfloat(ctx: &mut Ctx, args: &Args) -> CmdResult {
     db.set_keep_ttl(key, Value::Str(SmallBytes::new(text.as_bytes())));
     db.modified(key);
     drop(db);
+    // The result, not the increment: float formatting must not differ on replay.
+    ctx.propagate_one(&[b"SET", key, text.as_bytes(), b"KEEPTTL"]);
     ctx.out.bulk(text.as_bytes());
     Ok(())
 }

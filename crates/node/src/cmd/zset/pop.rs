@@ -63,10 +63,26 @@ fn pop_first_of(
         if n > 0 {
             db.remove_if_empty(key);
             db.modified(key);
+            drop(db);
+            propagate_pop(ctx, key, n, max, shape);
         }
         return Ok(true);
     }
     Ok(false)
+}
+
+/// What BZPOPMIN / ZMPOP / BZMPOP propagate, as Redis: `ZPOPMIN key` for BZPOP*, and
+/// `ZPOPMIN key <popped>` for the multi-key forms (ZPOP* itself replays as is).
+fn propagate_pop(ctx: &mut Ctx, key: &[u8], n: usize, max: bool, shape: PopReply) {
+    if !shape.emit_key {
+        return;
+    }
+    let name: &[u8] = if max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+    if shape.nested {
+        ctx.propagate_one(&[name, key, n.to_string().as_bytes()]);
+    } else {
+        ctx.propagate_one(&[name, key]);
+    }
 }
 
 fn zpop_generic(ctx: &mut Ctx, args: &Args, max: bool) -> CmdResult {
