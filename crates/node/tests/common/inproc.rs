@@ -1,11 +1,14 @@
 //! Running commands in-process, through the same dispatch a connection uses, for tests
 //! that look inside the server (propagation, fuzzing) without a socket.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use node::client::{Client, ClientShared};
 use node::cmd::{dispatch, OwnedArgs};
 use node::config::Config;
+use node::db::stream::StreamId;
+use node::db::{SmallBytes, Value};
 use node::server::Server;
 use resp::ReplyBuf;
 
@@ -49,4 +52,73 @@ impl InProc {
     pub fn run(&mut self, line: &str) -> Vec<u8> {
         self.run_bytes(line.split(' ').map(str::as_bytes))
     }
+}
+
+/// A value as plain data, for comparing whole datasets: lists in order, hashes and
+/// sets sorted, zset scores as exact text, streams with their IDs and counters.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dumped {
+    Str(Vec<u8>),
+    List(Vec<Vec<u8>>),
+    Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+    Set(BTreeSet<Vec<u8>>),
+    /// Member → score (`{:?}` of the f64, which round-trips exactly).
+    ZSet(BTreeMap<Vec<u8>, String>),
+    Stream {
+        entries: Vec<(String, Vec<Vec<u8>>)>,
+        last_id: String,
+        entries_added: u64,
+        max_deleted_id: String,
+    },
+}
+
+/// Every live key of every database: (db, key) → (value, absolute expiry in ms).
+pub type Dataset = BTreeMap<(usize, Vec<u8>), (Dumped, Option<u64>)>;
+
+fn id_text(id: StreamId) -> String {
+    format!("{}-{}", id.ms, id.seq)
+}
+
+fn dump_value(v: &Value) -> Dumped {
+    let bytes = |b: &SmallBytes| b.to_vec();
+    match v {
+        Value::Str(s) => Dumped::Str(bytes(s)),
+        Value::List(l) => Dumped::List(l.iter().map(bytes).collect()),
+        Value::Hash(h) => Dumped::Hash(h.iter().map(|(f, v)| (bytes(f), bytes(v))).collect()),
+        Value::Set(s) => Dumped::Set(s.iter().map(bytes).collect()),
+        Value::ZSet(z) => Dumped::ZSet(z.iter().map(|(m, s)| (bytes(m), format!("{s:?}"))).collect()),
+        Value::Stream(s) => Dumped::Stream {
+            entries: s
+                .range(StreamId::MIN, StreamId::MAX, false)
+                .map(|(id, fields)| (id_text(*id), fields.iter().map(<[u8]>::to_vec).collect()))
+                .collect(),
+            last_id: id_text(s.last_id),
+            entries_added: s.entries_added,
+            max_deleted_id: id_text(s.max_deleted_id),
+        },
+    }
+}
+
+/// The whole dataset as of `now_ms` (keys expired by then are left out), so that two
+/// servers can be compared at one instant.
+pub fn dataset_dump_at(srv: &Server, now_ms: u64) -> Dataset {
+    let mut all = Dataset::new();
+    for (index, db) in srv.dbs.iter().enumerate() {
+        let mut db = db.borrow_mut();
+        db.now_ms = now_ms;
+        for (key, value, at) in db.iter_with_expiry() {
+            all.insert((index, key.to_vec()), (dump_value(value), at));
+        }
+    }
+    all
+}
+
+/// The whole dataset now.
+pub fn dataset_dump(srv: &Server) -> Dataset {
+    dataset_dump_at(srv, now_ms())
+}
+
+pub fn now_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.expect("clock after 1970").as_millis() as u64
 }
