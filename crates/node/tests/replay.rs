@@ -162,7 +162,12 @@ fn check_sequence(steps: &[Vec<String>]) {
         got,
         want,
         "replayed dataset differs; commands:\n{}\nstream:\n{}",
-        steps.iter().flatten().cloned().collect::<Vec<_>>().join("\n"),
+        steps
+            .iter()
+            .flatten()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n"),
         common::show(&stream)
     );
 }

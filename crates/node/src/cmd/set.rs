@@ -300,7 +300,10 @@ impl<'k> SremBatches<'k> {
         if !self.on {
             return;
         }
-        let full = self.done.last().is_none_or(|c| c.args().len() == 2 + Self::BATCH);
+        let full = self
+            .done
+            .last()
+            .is_none_or(|c| c.args().len() == 2 + Self::BATCH);
         if full {
             self.done
                 .push(OwnedArgs::from_slices([&b"SREM"[..], self.key]));

@@ -421,7 +421,8 @@ fn xadd(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if let Some(how) = a.trim.how {
         s.trim(how, a.trim.approx, a.trim.limit);
     }
-    if (!matches!(a.id, NewId::Exact(_)) || a.trim.approx) && ctx.propagating() {
+    let mut id_buf = [0u8; 41];
+    if ctx.propagating() && (a.trim.approx || args.get(a.id_pos) != id.format(&mut id_buf)) {
         let rewritten = replay_form(args, &a.trim, Some((a.id_pos, id)), s);
         ctx.propagate_as(vec![rewritten]);
     }

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
+use node::blocking::{self, BlockedClient};
 use node::client::{Client, ClientShared};
 use node::cmd::{dispatch, OwnedArgs};
 use node::config::Config;
@@ -86,7 +87,11 @@ fn dump_value(v: &Value) -> Dumped {
         Value::List(l) => Dumped::List(l.iter().map(bytes).collect()),
         Value::Hash(h) => Dumped::Hash(h.iter().map(|(f, v)| (bytes(f), bytes(v))).collect()),
         Value::Set(s) => Dumped::Set(s.iter().map(bytes).collect()),
-        Value::ZSet(z) => Dumped::ZSet(z.iter().map(|(m, s)| (bytes(m), format!("{s:?}"))).collect()),
+        Value::ZSet(z) => Dumped::ZSet(
+            z.iter()
+                .map(|(m, s)| (bytes(m), format!("{s:?}")))
+                .collect(),
+        ),
         Value::Stream(s) => Dumped::Stream {
             entries: s
                 .range(StreamId::MIN, StreamId::MAX, false)
@@ -121,4 +126,33 @@ pub fn dataset_dump(srv: &Server) -> Dataset {
 pub fn now_ms() -> u64 {
     let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
     since.expect("clock after 1970").as_millis() as u64
+}
+
+impl InProc {
+    /// Runs `line` as another client; if it must wait, parks that client on its keys
+    /// the way a connection does, so a later write serves it. Returns the parked
+    /// client (None if it answered at once).
+    pub fn park_other_client(&self, line: &str) -> Option<Rc<BlockedClient>> {
+        let shared = Rc::new(ClientShared::new(
+            self.srv.next_client_id(),
+            "127.0.0.1:3".into(),
+            "127.0.0.1:2".into(),
+            -1,
+            0,
+        ));
+        let mut client = Client::new(shared.clone(), true);
+        client.db = self.client.db;
+        let args = OwnedArgs::from_slices(line.split(' ').map(str::as_bytes));
+        let mut out = ReplyBuf::new(false);
+        let req = dispatch::execute(&self.srv, &mut client, &mut out, &args.args())?;
+        let blocked = Rc::new(BlockedClient {
+            shared,
+            db: client.db,
+            args: req.rewritten.unwrap_or(args),
+            keys: req.keys.iter().map(|k| SmallBytes::new(k)).collect(),
+            served: Default::default(),
+        });
+        blocking::register(&self.srv, &blocked);
+        Some(blocked)
+    }
 }
