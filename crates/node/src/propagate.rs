@@ -106,16 +106,28 @@ pub fn set_enabled(srv: &Server, on: bool) {
     }
 }
 
+/// How a deletion propagates, as Redis: UNLINK when the lazyfree option behind it
+/// (`lazyfree-lazy-expire`, `lazyfree-lazy-user-del`) is on, else DEL.
+pub fn deletion_command(srv: &Server, lazyfree_option: &str) -> &'static [u8] {
+    match srv.config.borrow().get(lazyfree_option) {
+        Some("yes") => b"UNLINK",
+        _ => b"DEL",
+    }
+}
+
 /// Propagates the deletions of keys that expired since the last call, as DELs.
 pub fn propagate_expired(srv: &Server) {
     let mut p = srv.propagator.borrow_mut();
     if !p.enabled {
         return;
     }
+    let mut command: Option<&[u8]> = None;
     for (index, db) in srv.dbs.iter().enumerate() {
         let keys = std::mem::take(&mut db.borrow_mut().expired_keys);
         for key in keys {
-            let del = crate::cmd::OwnedArgs::from_slices([&b"DEL"[..], &key]);
+            let name =
+                *command.get_or_insert_with(|| deletion_command(srv, "lazyfree-lazy-expire"));
+            let del = crate::cmd::OwnedArgs::from_slices([name, &key]);
             p.emit(index, &del.args());
         }
     }

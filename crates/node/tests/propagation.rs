@@ -373,3 +373,38 @@ fn stream_ids_and_approximate_trims_are_written_out() {
         ]
     );
 }
+
+#[test]
+fn lazyfree_options_turn_deletions_into_unlinks() {
+    let mut p = InProc::new("lazyfree-lazy-expire yes\nlazyfree-lazy-user-del yes");
+    node::propagate::set_enabled(&p.srv, true);
+    p.run("SET primer 1");
+    commands(&mut p);
+    for line in ["EXPIRE k -1", "GETEX k PXAT 1", "GETDEL k"] {
+        p.run("SET k v");
+        commands(&mut p);
+        p.run(line);
+        assert_eq!(commands(&mut p), [words("UNLINK k")], "{line}");
+    }
+    p.run("SET k v PX 1");
+    commands(&mut p);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    p.run("GET k");
+    assert_eq!(commands(&mut p), [words("UNLINK k")]);
+}
+
+#[test]
+fn flushes_and_swapdb_propagate_even_without_changes() {
+    let mut p = primed();
+    p.run("FLUSHALL");
+    p.run("FLUSHDB ASYNC");
+    p.run("SWAPDB 1 1");
+    assert_eq!(
+        commands(&mut p),
+        [
+            words("FLUSHALL"),
+            words("FLUSHDB ASYNC"),
+            words("SWAPDB 1 1")
+        ]
+    );
+}

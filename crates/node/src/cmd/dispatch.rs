@@ -21,6 +21,8 @@ pub struct Ctx<'a> {
     pub block: Option<BlockRequest>,
     /// What to propagate instead of the command itself (see [`Ctx::propagate_as`]).
     pub propagate_as: Option<Vec<OwnedArgs>>,
+    /// Propagate even if nothing changed (see [`Ctx::force_propagation`]).
+    pub force_propagation: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -41,6 +43,20 @@ impl<'a> Ctx<'a> {
     pub fn propagate_one(&mut self, parts: &[&[u8]]) {
         if self.propagating() {
             self.propagate_as(vec![OwnedArgs::from_slices(parts.iter().copied())]);
+        }
+    }
+
+    /// Propagates this command even if it changed nothing, as Redis's
+    /// `forceCommandPropagation` (FLUSHALL on an empty server still empties replicas).
+    pub fn force_propagation(&mut self) {
+        self.force_propagation = true;
+    }
+
+    /// Propagates `DEL key`, or UNLINK when `lazyfree_option` says deletions are lazy.
+    pub fn propagate_deletion(&mut self, key: &[u8], lazyfree_option: &str) {
+        if self.propagating() {
+            let name = crate::propagate::deletion_command(self.srv, lazyfree_option);
+            self.propagate_one(&[name, key]);
         }
     }
 
@@ -237,6 +253,7 @@ pub fn call(
         out,
         block: None,
         propagate_as: None,
+        force_propagation: false,
     };
     if let Err(e) = (spec.handler)(&mut ctx, args) {
         Stats::incr(&srv.stats.total_error_replies, 1);
@@ -246,7 +263,8 @@ pub fn call(
     let replacement = ctx.propagate_as.take();
     let db = ctx.client.db;
     if srv.propagator.borrow().enabled() {
-        propagate(srv, db, args, srv.dirty.get() != dirty_before, replacement);
+        let changed = srv.dirty.get() != dirty_before || ctx.force_propagation;
+        propagate(srv, db, args, changed, replacement);
     }
     block
 }

@@ -179,7 +179,7 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, basetime_now: bool, seconds: bool)
 fn propagate_expire(ctx: &mut Ctx, args: &Args, when: i64, past: bool) {
     let key = args.get(1);
     if past {
-        ctx.propagate_one(&[b"DEL", key]);
+        ctx.propagate_deletion(key, "lazyfree-lazy-expire");
         return;
     }
     let when = when.to_string();

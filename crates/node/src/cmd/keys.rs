@@ -279,6 +279,8 @@ fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
         serve_other_db(ctx, a);
         serve_other_db(ctx, b);
     }
+    // Redis propagates SWAPDB even when both indexes are the same.
+    ctx.force_propagation();
     ctx.out.ok();
     Ok(())
 }
@@ -392,6 +394,7 @@ fn flush(db: &mut Db) {
 fn flushdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
     check_flush_args(args)?;
     flush(&mut ctx.db());
+    ctx.force_propagation();
     ctx.out.ok();
     Ok(())
 }
@@ -401,6 +404,7 @@ fn flushall(ctx: &mut Ctx, args: &Args) -> CmdResult {
     for db in &ctx.srv.dbs {
         flush(&mut db.borrow_mut());
     }
+    ctx.force_propagation();
     ctx.out.ok();
     Ok(())
 }

@@ -383,7 +383,7 @@ fn getdel(ctx: &mut Ctx, args: &Args) -> CmdResult {
     db.remove(key);
     db.modified(key);
     drop(db);
-    ctx.propagate_one(&[b"DEL", key]);
+    ctx.propagate_deletion(key, "lazyfree-lazy-user-del");
     ctx.out.bulk(&v);
     Ok(())
 }
@@ -424,7 +424,7 @@ fn getex(ctx: &mut Ctx, args: &Args) -> CmdResult {
             db.remove(key);
             db.modified(key);
             drop(db);
-            ctx.propagate_one(&[b"DEL", key]);
+            ctx.propagate_deletion(key, "lazyfree-lazy-expire");
         }
         Ttl::At(at) => {
             db.set_expire(key, at);
