@@ -6,6 +6,8 @@ mod crc;
 pub mod decode;
 pub mod encode;
 pub mod file;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
