@@ -58,40 +58,44 @@ pub fn load_snapshot(path: &Path, opts: Options) -> Result<DatasetImage, SnapErr
         dbs: Vec::new(),
         taken_ms: crate::clock::now_ms(),
     };
-    read_file(path, opts, |db, entry| {
-        if image.dbs.len() <= db {
-            image.dbs.resize_with(db + 1, Vec::new);
+    let mut current = 0;
+    read_file(path, opts, |item| {
+        match item {
+            Item::Db { index, .. } => {
+                current = index;
+                if image.dbs.len() <= index {
+                    image.dbs.resize_with(index + 1, Vec::new);
+                }
+            }
+            Item::Key(entry) => image.dbs[current].push(entry),
         }
-        image.dbs[db].push(entry);
         Ok(())
     })?;
     Ok(image)
 }
 
-/// Streams every key of the file at `path` to `sink(db index, entry)`. The file must
-/// end right after its trailer. `sink` may refuse an entry with a message, reported
-/// at that record's offset.
+/// Streams every database section and key of the file at `path` to `sink`. The file
+/// must end right after its trailer. `sink` may refuse an item with a message,
+/// reported at that record's offset.
 pub fn read_file(
     path: &Path,
     opts: Options,
-    mut sink: impl FnMut(usize, crate::persist::ImageEntry) -> Result<(), String>,
+    mut sink: impl FnMut(Item) -> Result<(), String>,
 ) -> Result<u64, SnapError> {
     let file = File::open(path).map_err(|e| SnapError {
         offset: 0,
         kind: ErrorKind::Io(e),
     })?;
     let mut dec = Decoder::new(BufReader::with_capacity(IO_BUF, file), opts)?;
-    let mut db = 0;
     loop {
         let start = dec.offset();
-        match dec.next_item()? {
-            None => break,
-            Some(Item::Db { index, .. }) => db = index,
-            Some(Item::Key(entry)) => sink(db, entry).map_err(|why| SnapError {
-                offset: start,
-                kind: ErrorKind::Corrupt(why),
-            })?,
-        }
+        let Some(item) = dec.next_item()? else {
+            break;
+        };
+        sink(item).map_err(|why| SnapError {
+            offset: start,
+            kind: ErrorKind::Corrupt(why),
+        })?;
     }
     let keys = dec.keys();
     let end = dec.offset();

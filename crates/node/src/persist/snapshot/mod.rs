@@ -309,23 +309,33 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
     let now = crate::clock::now_ms();
     let (mut loaded, mut expired) = (0u64, 0u64);
     let databases = srv.dbs.len();
-    let result = file::read_file(&path, options(srv), |index, (key, value, at)| {
-        let db = srv
-            .dbs
-            .get(index)
-            .ok_or_else(|| format!("database {index} out of range (the server has {databases})"))?;
+    let mut db: Option<std::cell::RefMut<crate::db::Db>> = None;
+    let result = file::read_file(&path, options(srv), |item| {
+        let (key, value, at) = match item {
+            Item::Db { index, keys } => {
+                let next = srv.dbs.get(index).ok_or_else(|| {
+                    format!("database {index} out of range (the server has {databases})")
+                })?;
+                db = None; // release the previous section's database first
+                let db = db.insert(next.borrow_mut());
+                // The count is CRC-checked, but stay sane if a file was crafted.
+                db.reserve(keys.min(1 << 26) as usize);
+                return Ok(());
+            }
+            Item::Key(entry) => entry,
+        };
         if at.is_some_and(|t| t <= now) {
             expired += 1;
             return Ok(());
         }
-        let mut db = db.borrow_mut();
-        db.set(&key, value);
-        if let Some(t) = at {
-            db.set_expire(&key, t);
+        let db = db.as_mut().ok_or("key outside a database section")?;
+        if !db.load_key(key, value, at) {
+            return Err("duplicate key".into());
         }
         loaded += 1;
         Ok(())
     });
+    drop(db);
     if let Err(e) = result {
         let shown = std::path::absolute(&path).unwrap_or(path);
         anyhow::bail!(
