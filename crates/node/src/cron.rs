@@ -22,6 +22,7 @@ pub async fn run(srv: Rc<Server>) {
         active_expire(&srv, period / 4);
         crate::propagate::propagate_expired(&srv);
         clients_cron(&srv);
+        crate::persist::snapshot::cron(&srv);
     }
 }
 

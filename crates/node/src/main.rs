@@ -80,6 +80,9 @@ fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some("-h") | Some("--help") => usage(),
+        Some("--check-snapshot") => {
+            std::process::exit(node::persist::snapshot::check::run_cli(&args[1..]))
+        }
         _ => {}
     }
     let (file, text) = config_text(&args)?;

@@ -55,6 +55,8 @@ pub struct Server {
     pub shutdown: Notify,
     /// What SHUTDOWN asked for (SAVE / NOSAVE); signals keep the default.
     pub shutdown_save: Cell<crate::persist::ShutdownSave>,
+    /// Snapshot bookkeeping: running BGSAVE, last status, counters.
+    pub snapshot: RefCell<crate::persist::snapshot::State>,
     rng: Cell<u64>,
     /// Actual TCP port (differs from the config when it asked for port 0).
     pub listen_port: Cell<u16>,
@@ -82,6 +84,7 @@ impl Server {
             shutting_down: Cell::new(false),
             shutdown: Notify::new(),
             shutdown_save: Cell::new(crate::persist::ShutdownSave::Default),
+            snapshot: RefCell::default(),
             rng: Cell::new(seed),
             listen_port: Cell::new(config.port),
             config: RefCell::new(config),

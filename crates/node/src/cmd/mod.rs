@@ -17,6 +17,7 @@ pub mod list;
 pub mod list_block;
 pub mod multi;
 pub mod object;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod set;

@@ -136,6 +136,13 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if abort {
         return Err(CmdError::msg("ERR No shutdown in progress."));
     }
+    use crate::persist::ShutdownSave;
+    let mode = match (save, nosave) {
+        (true, _) => ShutdownSave::Save,
+        (_, true) => ShutdownSave::NoSave,
+        _ => ShutdownSave::Default,
+    };
+    ctx.srv.shutdown_save.set(mode);
     tracing::warn!("User requested shutdown...");
     ctx.srv.request_shutdown();
     ctx.client.close_after_reply = true;

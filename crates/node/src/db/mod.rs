@@ -197,6 +197,24 @@ impl Db {
         }
     }
 
+    /// Adds a key read from persisted data: one hash lookup, no WATCH or blocking
+    /// work. Returns false, changing nothing, if the key is already there.
+    pub fn load_key(&mut self, key: SmallBytes, value: Value, expire_at: Option<u64>) -> bool {
+        let indexmap::map::Entry::Vacant(slot) = self.keys.entry(key) else {
+            return false;
+        };
+        if let Some(at) = expire_at {
+            self.expires.insert(slot.key().clone(), at);
+        }
+        slot.insert(value);
+        true
+    }
+
+    /// Makes room for `additional` more keys before a bulk load.
+    pub fn reserve(&mut self, additional: usize) {
+        self.keys.reserve(additional);
+    }
+
     /// Absolute expiry time of `key` in Unix ms, if it has one.
     pub fn expire_at(&self, key: &[u8]) -> Option<u64> {
         self.expires.get(key).copied()

@@ -242,6 +242,7 @@ fn memory(srv: &Server) -> Fields {
 
 fn persistence(srv: &Server) -> Fields {
     let dirty = srv.dirty.get();
+    let snap = srv.snapshot.borrow();
     let aof = srv.config.borrow().get("appendonly") == Some("yes");
     vec![
         ("loading", "0".into()),
@@ -253,18 +254,33 @@ fn persistence(srv: &Server) -> Fields {
         ("current_save_keys_processed", "0".into()),
         ("current_save_keys_total", "0".into()),
         ("rdb_changes_since_last_save", dirty.to_string()),
-        ("rdb_bgsave_in_progress", "0".into()),
+        (
+            "rdb_bgsave_in_progress",
+            u8::from(snap.in_progress()).to_string(),
+        ),
         (
             "rdb_last_save_time",
             (srv.last_save_ms.get() / 1000).to_string(),
         ),
-        ("rdb_last_bgsave_status", "ok".into()),
-        ("rdb_last_bgsave_time_sec", "-1".into()),
-        ("rdb_current_bgsave_time_sec", "-1".into()),
-        ("rdb_saves", "0".into()),
+        (
+            "rdb_last_bgsave_status",
+            if snap.last_bgsave_ok { "ok" } else { "err" }.into(),
+        ),
+        (
+            "rdb_last_bgsave_time_sec",
+            snap.last_bgsave_secs.to_string(),
+        ),
+        (
+            "rdb_current_bgsave_time_sec",
+            snap.current_secs().to_string(),
+        ),
+        ("rdb_saves", snap.saves.to_string()),
         ("rdb_last_cow_size", "0".into()),
-        ("rdb_last_load_keys_expired", "0".into()),
-        ("rdb_last_load_keys_loaded", "0".into()),
+        (
+            "rdb_last_load_keys_expired",
+            snap.expired_on_load.to_string(),
+        ),
+        ("rdb_last_load_keys_loaded", snap.loaded_keys.to_string()),
         ("aof_enabled", u8::from(aof).to_string()),
         ("aof_rewrite_in_progress", "0".into()),
         ("aof_rewrite_scheduled", "0".into()),
