@@ -80,6 +80,7 @@ fn main() -> anyhow::Result<()> {
             return Ok(());
         }
         Some("-h") | Some("--help") => usage(),
+        Some("--check-aof") => std::process::exit(node::persist::aof::check::main(&args[1..])),
         _ => {}
     }
     let (file, text) = config_text(&args)?;

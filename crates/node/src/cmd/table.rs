@@ -166,6 +166,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::config::COMMANDS,
         super::command::COMMANDS,
         super::server::COMMANDS,
+        crate::persist::aof::COMMANDS,
     ];
     families.iter().flat_map(|f| f.iter())
 }

@@ -242,8 +242,7 @@ fn memory(srv: &Server) -> Fields {
 
 fn persistence(srv: &Server) -> Fields {
     let dirty = srv.dirty.get();
-    let aof = srv.config.borrow().get("appendonly") == Some("yes");
-    vec![
+    let mut fields = vec![
         ("loading", "0".into()),
         ("async_loading", "0".into()),
         ("current_cow_peak", "0".into()),
@@ -265,19 +264,12 @@ fn persistence(srv: &Server) -> Fields {
         ("rdb_last_cow_size", "0".into()),
         ("rdb_last_load_keys_expired", "0".into()),
         ("rdb_last_load_keys_loaded", "0".into()),
-        ("aof_enabled", u8::from(aof).to_string()),
-        ("aof_rewrite_in_progress", "0".into()),
-        ("aof_rewrite_scheduled", "0".into()),
-        ("aof_last_rewrite_time_sec", "-1".into()),
-        ("aof_current_rewrite_time_sec", "-1".into()),
-        ("aof_last_bgrewrite_status", "ok".into()),
-        ("aof_rewrites", "0".into()),
-        ("aof_rewrites_consecutive_failures", "0".into()),
-        ("aof_last_write_status", "ok".into()),
-        ("aof_last_cow_size", "0".into()),
-        ("module_fork_in_progress", "0".into()),
-        ("module_fork_last_cow_size", "0".into()),
-    ]
+    ];
+    fields.extend(crate::persist::aof::info_fields(srv));
+    fields.push(("module_fork_in_progress", "0".into()));
+    fields.push(("module_fork_last_cow_size", "0".into()));
+    fields.extend(crate::persist::aof::info_fields_when_on(srv));
+    fields
 }
 
 /// Commands per second since the previous INFO (Redis samples in its cron instead).
