@@ -69,7 +69,10 @@ fn check(path: &Path, fix: bool) -> anyhow::Result<bool> {
         match &problem {
             Problem::Truncated => println!("AOF {name} ends with an incomplete command"),
             Problem::Corrupt { at, reason } => {
-                println!("0x{at:>16x}: {reason} (bad record at offset {})", scan.valid_up_to)
+                println!(
+                    "0x{at:>16x}: {reason} (bad record at offset {})",
+                    scan.valid_up_to
+                )
             }
         }
         println!(

@@ -21,7 +21,9 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
     let (prefix, dir, truncated_ok) = {
         let cfg = srv.config.borrow();
         (
-            cfg.get("appendfilename").unwrap_or("appendonly.aof").to_string(),
+            cfg.get("appendfilename")
+                .unwrap_or("appendonly.aof")
+                .to_string(),
             aof_dir("", cfg.get("appenddirname").unwrap_or("appendonlydir")),
             cfg.get("aof-load-truncated") == Some("yes"),
         )
@@ -67,7 +69,7 @@ fn load_file(
     match scan.problem {
         None => Ok(()),
         Some(Problem::Corrupt { at, reason }) => bail!(
-            "Bad file format reading the append only file {name} at offset {} ({reason} at byte {at}): make a backup of your AOF file, then use rustidocs-node --check-aof --fix <filename.manifest>",
+            "Bad file format reading the append only file {name} at offset {at}: {reason} (valid up to offset {}): make a backup of your AOF file, then use rustidocs-node --check-aof --fix <filename.manifest>",
             scan.valid_up_to
         ),
         Some(Problem::Truncated) if !last => bail!(
@@ -170,7 +172,12 @@ fn open_for_append(srv: &Server) -> anyhow::Result<()> {
         tracing::info!("Creating AOF incr file {} on server start", incr.name);
         changed = true;
     }
-    let last = manifest.incrs.last().expect("one incr at least").name.clone();
+    let last = manifest
+        .incrs
+        .last()
+        .expect("one incr at least")
+        .name
+        .clone();
     let file = open_append(&files.dir, &last)?;
     if changed {
         manifest.persist(&files.dir, &files.manifest_name())?;

@@ -52,7 +52,10 @@ impl Manifest {
                 continue;
             }
             let file = parse_line(line).with_context(|| {
-                format!("Invalid AOF manifest file format (line {}: '{line}')", n + 1)
+                format!(
+                    "Invalid AOF manifest file format (line {}: '{line}')",
+                    n + 1
+                )
             })?;
             match file.kind {
                 FileType::Base => {
@@ -153,7 +156,7 @@ impl Manifest {
 
 fn parse_line(line: &str) -> anyhow::Result<AofFile> {
     let words: Vec<&str> = line.split_whitespace().collect();
-    if words.len() % 2 != 0 {
+    if !words.len().is_multiple_of(2) {
         bail!("odd number of words");
     }
     let (mut name, mut seq, mut kind) = (None, None, None);
@@ -173,14 +176,17 @@ fn parse_line(line: &str) -> anyhow::Result<AofFile> {
         }
     }
     match (name, seq, kind) {
-        (Some(name), Some(seq), Some(kind)) if !name.contains('/') => Ok(AofFile { name, seq, kind }),
+        (Some(name), Some(seq), Some(kind)) if !name.contains('/') => {
+            Ok(AofFile { name, seq, kind })
+        }
         _ => bail!("missing file, seq or type"),
     }
 }
 
 /// Creates (or replaces) `path` with `bytes` and fsyncs it.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let mut f = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+    let mut f =
+        std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
     f.write_all(bytes)?;
     f.sync_all()?;
     Ok(())
@@ -195,7 +201,11 @@ pub fn sync_dir(dir: &Path) -> anyhow::Result<()> {
 
 /// `<dir>/<appenddirname>`, where every AOF file lives.
 pub fn aof_dir(dir: &str, dirname: &str) -> PathBuf {
-    let base = if dir.is_empty() { Path::new(".") } else { Path::new(dir) };
+    let base = if dir.is_empty() {
+        Path::new(".")
+    } else {
+        Path::new(dir)
+    };
     base.join(dirname)
 }
 

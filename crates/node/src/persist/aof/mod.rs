@@ -18,9 +18,9 @@ pub mod scan;
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
+use std::future::Future;
 use std::io::Write;
 use std::path::PathBuf;
-use std::future::Future;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -233,7 +233,9 @@ pub async fn fsync_task(srv: Rc<Server>) {
 }
 
 fn fsync_failed(e: &dyn std::fmt::Display) {
-    tracing::warn!("Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting...");
+    tracing::warn!(
+        "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
+    );
     std::process::exit(1);
 }
 
@@ -285,7 +287,9 @@ fn reap_background_fsync(aof: &Aof) {
 }
 
 /// The result of a finished blocking task, without awaiting it.
-fn futures_ready<T>(handle: tokio::task::JoinHandle<std::io::Result<T>>) -> Option<std::io::Result<T>> {
+fn futures_ready<T>(
+    handle: tokio::task::JoinHandle<std::io::Result<T>>,
+) -> Option<std::io::Result<T>> {
     let waker = std::task::Waker::noop();
     let mut cx = std::task::Context::from_waker(waker);
     let mut handle = handle;
@@ -381,12 +385,18 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
     let current = job.as_ref().map_or(-1, |j| j.elapsed_secs() as i64);
     vec![
         ("aof_enabled", u8::from(aof.on.get()).to_string()),
-        ("aof_rewrite_in_progress", u8::from(job.is_some()).to_string()),
+        (
+            "aof_rewrite_in_progress",
+            u8::from(job.is_some()).to_string(),
+        ),
         (
             "aof_rewrite_scheduled",
             u8::from(aof.rewrite_scheduled.get()).to_string(),
         ),
-        ("aof_last_rewrite_time_sec", s.last_rewrite_secs.get().to_string()),
+        (
+            "aof_last_rewrite_time_sec",
+            s.last_rewrite_secs.get().to_string(),
+        ),
         ("aof_current_rewrite_time_sec", current.to_string()),
         ("aof_last_bgrewrite_status", status(s.last_rewrite_ok.get())),
         ("aof_rewrites", s.rewrites.get().to_string()),

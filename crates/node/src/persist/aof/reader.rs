@@ -107,7 +107,10 @@ impl<R: BufRead> AofReader<R> {
                 return Err(self.corrupt(record, at, &format!("expected {what}")));
             }
         };
-        match std::str::from_utf8(digits).ok().and_then(|s| s.parse::<u64>().ok()) {
+        match std::str::from_utf8(digits)
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+        {
             Some(v) if !digits.is_empty() && digits[0] != b'+' => Ok(Some(v)),
             _ => Err(self.corrupt(record, at, "invalid number")),
         }
@@ -152,7 +155,8 @@ mod tests {
         }
     }
 
-    const TWO: &[u8] = b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n";
+    const TWO: &[u8] =
+        b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n";
 
     #[test]
     fn every_cut_is_a_truncation_after_complete_records() {

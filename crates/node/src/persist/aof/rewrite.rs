@@ -18,7 +18,11 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
     Flags::ADMIN.with(Flags::NOSCRIPT),
     bgrewriteaof,
 )
-.doc("server", "1.0.0", "Asynchronously rewrite the append-only file")
+.doc(
+    "server",
+    "1.0.0",
+    "Asynchronously rewrite the append-only file",
+)
 .acl(&["admin", "slow", "dangerous"])];
 
 /// A rewrite in progress.
@@ -61,7 +65,10 @@ fn ensure_files_known(srv: &Server) -> anyhow::Result<()> {
         return Ok(());
     }
     let cfg = srv.config.borrow();
-    files.prefix = cfg.get("appendfilename").unwrap_or("appendonly.aof").to_string();
+    files.prefix = cfg
+        .get("appendfilename")
+        .unwrap_or("appendonly.aof")
+        .to_string();
     files.dir = aof_dir("", cfg.get("appenddirname").unwrap_or("appendonlydir"));
     drop(cfg);
     std::fs::create_dir_all(&files.dir)?;
@@ -227,7 +234,9 @@ fn install(srv: &Server, job: &Job, base_size: u64) -> anyhow::Result<()> {
         files.earlier_size = base_size;
         files.current_size = 0;
     }
-    aof.stats.base_size.set(files.earlier_size + files.current_size);
+    aof.stats
+        .base_size
+        .set(files.earlier_size + files.current_size);
     Ok(())
 }
 
