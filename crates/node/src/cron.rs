@@ -21,6 +21,7 @@ pub async fn run(srv: Rc<Server>) {
         }
         active_expire(&srv, period / 4);
         crate::propagate::propagate_expired(&srv);
+        crate::persist::aof::cron(&srv);
         clients_cron(&srv);
         crate::persist::snapshot::cron(&srv);
     }

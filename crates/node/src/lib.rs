@@ -41,6 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::task::spawn_local(net::listener::accept_loop(srv.clone(), listener));
     }
     tokio::task::spawn_local(cron::run(srv.clone()));
+    tokio::task::spawn_local(persist::aof::fsync_task(srv.clone()));
     tracing::info!("Ready to accept connections");
     wait_for_shutdown(&srv).await;
     shutdown(&srv);

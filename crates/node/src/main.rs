@@ -83,6 +83,7 @@ fn main() -> anyhow::Result<()> {
         Some("--check-snapshot") => {
             std::process::exit(node::persist::snapshot::check::run_cli(&args[1..]))
         }
+        Some("--check-aof") => std::process::exit(node::persist::aof::check::main(&args[1..])),
         _ => {}
     }
     let (file, text) = config_text(&args)?;

@@ -49,6 +49,8 @@ pub struct Server {
     pub dirty: Rc<Cell<u64>>,
     /// Where changes go after they are made (AOF, replicas).
     pub propagator: RefCell<Propagator>,
+    /// The append-only file (state, files, rewrite).
+    pub aof: crate::persist::aof::Aof,
     pub last_save_ms: Cell<u64>,
     /// Set by SHUTDOWN or a signal; the listener and cron stop on it.
     pub shutting_down: Cell<bool>,
@@ -80,6 +82,7 @@ impl Server {
             run_id: String::new(),
             dirty,
             propagator: RefCell::default(),
+            aof: Default::default(),
             last_save_ms: Cell::new(now / 1000 * 1000),
             shutting_down: Cell::new(false),
             shutdown: Notify::new(),

@@ -167,6 +167,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::command::COMMANDS,
         super::server::COMMANDS,
         super::persistence::COMMANDS,
+        crate::persist::aof::COMMANDS,
     ];
     families.iter().flat_map(|f| f.iter())
 }

@@ -129,6 +129,12 @@ impl Connection {
 
     /// Writes pushes from other clients first, then this client's own replies.
     async fn flush(&mut self) -> std::io::Result<()> {
+        // Replies may promise only what the AOF made durable (appendfsync).
+        if self.srv.aof.is_on()
+            && (!self.out.buf.is_empty() || !self.client.shared.pending_out.borrow().is_empty())
+        {
+            crate::persist::aof::wait_durable(&self.srv).await;
+        }
         if !self.client.shared.pending_out.borrow().is_empty() {
             std::mem::swap(
                 &mut *self.client.shared.pending_out.borrow_mut(),

@@ -243,8 +243,7 @@ fn memory(srv: &Server) -> Fields {
 fn persistence(srv: &Server) -> Fields {
     let dirty = srv.dirty.get();
     let snap = srv.snapshot.borrow();
-    let aof = srv.config.borrow().get("appendonly") == Some("yes");
-    vec![
+    let mut fields = vec![
         ("loading", "0".into()),
         ("async_loading", "0".into()),
         ("current_cow_peak", "0".into()),
@@ -281,19 +280,12 @@ fn persistence(srv: &Server) -> Fields {
             snap.expired_on_load.to_string(),
         ),
         ("rdb_last_load_keys_loaded", snap.loaded_keys.to_string()),
-        ("aof_enabled", u8::from(aof).to_string()),
-        ("aof_rewrite_in_progress", "0".into()),
-        ("aof_rewrite_scheduled", "0".into()),
-        ("aof_last_rewrite_time_sec", "-1".into()),
-        ("aof_current_rewrite_time_sec", "-1".into()),
-        ("aof_last_bgrewrite_status", "ok".into()),
-        ("aof_rewrites", "0".into()),
-        ("aof_rewrites_consecutive_failures", "0".into()),
-        ("aof_last_write_status", "ok".into()),
-        ("aof_last_cow_size", "0".into()),
-        ("module_fork_in_progress", "0".into()),
-        ("module_fork_last_cow_size", "0".into()),
-    ]
+    ];
+    fields.extend(crate::persist::aof::info_fields(srv));
+    fields.push(("module_fork_in_progress", "0".into()));
+    fields.push(("module_fork_last_cow_size", "0".into()));
+    fields.extend(crate::persist::aof::info_fields_when_on(srv));
+    fields
 }
 
 /// Commands per second since the previous INFO (Redis samples in its cron instead).
