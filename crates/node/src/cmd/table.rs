@@ -166,6 +166,8 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::config::COMMANDS,
         super::command::COMMANDS,
         super::server::COMMANDS,
+        super::cluster::COMMANDS,
+        super::migrate::COMMANDS,
     ];
     families.iter().flat_map(|f| f.iter())
 }
