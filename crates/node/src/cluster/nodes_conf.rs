@@ -80,11 +80,13 @@ pub fn save(state: &ClusterState) -> anyhow::Result<()> {
     let path = &state.config_path;
     let tmp = path.with_file_name(format!(
         "{}.tmp-{}",
-        path.file_name().and_then(|f| f.to_str()).unwrap_or("nodes.conf"),
+        path.file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or("nodes.conf"),
         std::process::id()
     ));
-    let mut f = std::fs::File::create(&tmp)
-        .with_context(|| format!("creating {}", tmp.display()))?;
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     f.write_all(render(state).as_bytes())?;
     f.sync_all()?;
     drop(f);

@@ -1,8 +1,8 @@
 //! Where a command may run in cluster mode (Redis's `getNodeByQuery` and
 //! `clusterRedirectClient`): all its keys in one slot, served here or redirected.
 
-use super::state::{ClusterState, NodeFlags, NodeIndex};
 use super::key_slot;
+use super::state::{ClusterState, NodeFlags, NodeIndex};
 use crate::client::Client;
 use crate::cmd::table::{CommandSpec, Flags};
 use crate::cmd::{dispatch, Args, CmdError};
@@ -149,7 +149,10 @@ fn node_for_query(
         return Ok(());
     }
     let me = state.me();
-    let my_master = me.master_id.as_deref().and_then(|m| state.lookup(m.as_bytes()));
+    let my_master = me
+        .master_id
+        .as_deref()
+        .and_then(|m| state.lookup(m.as_bytes()));
     if (client.readonly || pubsub_shard)
         && !is_write
         && me.flags.has(NodeFlags::REPLICA)

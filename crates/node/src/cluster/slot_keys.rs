@@ -29,8 +29,9 @@ impl SlotKeys {
         self.slots[slot].len()
     }
 
-    /// Up to `max` keys of `slot`.
+    /// Up to `max` keys of `slot`, newest first like Redis 7.0's per-slot lists
+    /// (exactly so while no key of the slot was deleted).
     pub fn keys(&self, slot: usize, max: usize) -> impl Iterator<Item = &SmallBytes> {
-        self.slots[slot].iter().take(max)
+        self.slots[slot].iter().rev().take(max)
     }
 }

@@ -274,7 +274,9 @@ impl ClusterState {
         if node.is_master() {
             return Some(i);
         }
-        node.master_id.as_deref().and_then(|m| self.lookup(m.as_bytes()))
+        node.master_id
+            .as_deref()
+            .and_then(|m| self.lookup(m.as_bytes()))
     }
 
     /// Replicas of the master `i`.
@@ -329,7 +331,9 @@ pub fn random_node_id() -> String {
         // Fallback: mix the clock and pid; ids only need to be unique, not secret.
         let mut x = crate::clock::now_ms() ^ ((std::process::id() as u64) << 40);
         for b in bytes.iter_mut() {
-            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             *b = (x >> 56) as u8;
         }
     }

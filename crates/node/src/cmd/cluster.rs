@@ -27,31 +27,192 @@ const fn sub(
 }
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    sub("addslots", -3, ADMIN, admin::addslots, "3.0.0", "Assigns new hash slots to a node"),
-    sub("addslotsrange", -4, ADMIN, admin::addslotsrange, "7.0.0", "Assigns new hash slot ranges to a node"),
-    sub("bumpepoch", 2, ADMIN, admin::bumpepoch, "3.0.0", "Advances the cluster config epoch"),
-    sub("count-failure-reports", 3, ADMIN, count_failure_reports, "3.0.0", "Returns the number of active failure reports active for a node"),
-    sub("countkeysinslot", 3, STALE, countkeysinslot, "3.0.0", "Returns the number of keys in a hash slot"),
-    sub("delslots", -3, ADMIN, admin::delslots, "3.0.0", "Sets hash slots as unbound for a node"),
-    sub("delslotsrange", -4, ADMIN, admin::delslotsrange, "7.0.0", "Sets hash slot ranges as unbound for a node"),
-    sub("flushslots", 2, ADMIN, admin::flushslots, "3.0.0", "Deletes all slots information from a node"),
-    sub("forget", 3, ADMIN, admin::forget, "3.0.0", "Removes a node from the nodes table"),
-    sub("getkeysinslot", 4, STALE, getkeysinslot, "3.0.0", "Returns the key names in a hash slot"),
-    sub("help", 2, Flags::LOADING.with(STALE), help, "5.0.0", "Returns helpful text about the different subcommands"),
-    sub("info", 2, STALE, info, "3.0.0", "Returns information about the state of a node"),
-    sub("keyslot", 3, STALE, keyslot, "3.0.0", "Returns the hash slot for a key"),
-    sub("links", 2, STALE, links, "7.0.0", "Returns a list of all TCP links to and from peer nodes"),
-    sub("meet", -4, ADMIN, admin::meet, "3.0.0", "Forces a node to handshake with another node"),
+    sub(
+        "addslots",
+        -3,
+        ADMIN,
+        admin::addslots,
+        "3.0.0",
+        "Assigns new hash slots to a node",
+    ),
+    sub(
+        "addslotsrange",
+        -4,
+        ADMIN,
+        admin::addslotsrange,
+        "7.0.0",
+        "Assigns new hash slot ranges to a node",
+    ),
+    sub(
+        "bumpepoch",
+        2,
+        ADMIN,
+        admin::bumpepoch,
+        "3.0.0",
+        "Advances the cluster config epoch",
+    ),
+    sub(
+        "count-failure-reports",
+        3,
+        ADMIN,
+        count_failure_reports,
+        "3.0.0",
+        "Returns the number of active failure reports active for a node",
+    ),
+    sub(
+        "countkeysinslot",
+        3,
+        STALE,
+        countkeysinslot,
+        "3.0.0",
+        "Returns the number of keys in a hash slot",
+    ),
+    sub(
+        "delslots",
+        -3,
+        ADMIN,
+        admin::delslots,
+        "3.0.0",
+        "Sets hash slots as unbound for a node",
+    ),
+    sub(
+        "delslotsrange",
+        -4,
+        ADMIN,
+        admin::delslotsrange,
+        "7.0.0",
+        "Sets hash slot ranges as unbound for a node",
+    ),
+    sub(
+        "flushslots",
+        2,
+        ADMIN,
+        admin::flushslots,
+        "3.0.0",
+        "Deletes all slots information from a node",
+    ),
+    sub(
+        "forget",
+        3,
+        ADMIN,
+        admin::forget,
+        "3.0.0",
+        "Removes a node from the nodes table",
+    ),
+    sub(
+        "getkeysinslot",
+        4,
+        STALE,
+        getkeysinslot,
+        "3.0.0",
+        "Returns the key names in a hash slot",
+    ),
+    sub(
+        "help",
+        2,
+        Flags::LOADING.with(STALE),
+        help,
+        "5.0.0",
+        "Returns helpful text about the different subcommands",
+    ),
+    sub(
+        "info",
+        2,
+        STALE,
+        info,
+        "3.0.0",
+        "Returns information about the state of a node",
+    ),
+    sub(
+        "keyslot",
+        3,
+        STALE,
+        keyslot,
+        "3.0.0",
+        "Returns the hash slot for a key",
+    ),
+    sub(
+        "links",
+        2,
+        STALE,
+        links,
+        "7.0.0",
+        "Returns a list of all TCP links to and from peer nodes",
+    ),
+    sub(
+        "meet",
+        -4,
+        ADMIN,
+        admin::meet,
+        "3.0.0",
+        "Forces a node to handshake with another node",
+    ),
     sub("myid", 2, STALE, myid, "3.0.0", "Returns the ID of a node"),
-    sub("nodes", 2, STALE, nodes, "3.0.0", "Returns the cluster configuration for a node"),
-    sub("replicas", 3, ADMIN, replicas, "5.0.0", "Lists the replica nodes of a master node"),
+    sub(
+        "nodes",
+        2,
+        STALE,
+        nodes,
+        "3.0.0",
+        "Returns the cluster configuration for a node",
+    ),
+    sub(
+        "replicas",
+        3,
+        ADMIN,
+        replicas,
+        "5.0.0",
+        "Lists the replica nodes of a master node",
+    ),
     sub("reset", -2, ADMIN, admin::reset, "3.0.0", "Resets a node"),
-    sub("saveconfig", 2, ADMIN, admin::saveconfig, "3.0.0", "Forces a node to save the cluster configuration to disk"),
-    sub("set-config-epoch", 3, ADMIN, admin::set_config_epoch, "3.0.0", "Sets the configuration epoch for a new node"),
-    sub("setslot", -4, ADMIN, admin::setslot, "3.0.0", "Binds a hash slot to a node"),
-    sub("shards", 2, STALE, shards, "7.0.0", "Returns the mapping of cluster slots to shards"),
-    sub("slaves", 3, ADMIN, replicas, "3.0.0", "Lists the replica nodes of a master node"),
-    sub("slots", 2, STALE, slots, "3.0.0", "Returns the mapping of cluster slots to nodes"),
+    sub(
+        "saveconfig",
+        2,
+        ADMIN,
+        admin::saveconfig,
+        "3.0.0",
+        "Forces a node to save the cluster configuration to disk",
+    ),
+    sub(
+        "set-config-epoch",
+        3,
+        ADMIN,
+        admin::set_config_epoch,
+        "3.0.0",
+        "Sets the configuration epoch for a new node",
+    ),
+    sub(
+        "setslot",
+        -4,
+        ADMIN,
+        admin::setslot,
+        "3.0.0",
+        "Binds a hash slot to a node",
+    ),
+    sub(
+        "shards",
+        2,
+        STALE,
+        shards,
+        "7.0.0",
+        "Returns the mapping of cluster slots to shards",
+    ),
+    sub(
+        "slaves",
+        3,
+        ADMIN,
+        replicas,
+        "3.0.0",
+        "Lists the replica nodes of a master node",
+    ),
+    sub(
+        "slots",
+        2,
+        STALE,
+        slots,
+        "3.0.0",
+        "Returns the mapping of cluster slots to nodes",
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[
@@ -60,13 +221,25 @@ pub const COMMANDS: &[CommandSpec] = &[
         .subcommands(SUBCOMMANDS),
     CommandSpec::new("readonly", 1, CONN, readonly)
         .acl(&["connection"])
-        .doc("cluster", "3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node"),
+        .doc(
+            "cluster",
+            "3.0.0",
+            "Enables read-only queries for a connection to a Redis Cluster replica node",
+        ),
     CommandSpec::new("readwrite", 1, CONN, readwrite)
         .acl(&["connection"])
-        .doc("cluster", "3.0.0", "Enables read-write queries for a connection to a Reids Cluster replica node"),
+        .doc(
+            "cluster",
+            "3.0.0",
+            "Enables read-write queries for a connection to a Reids Cluster replica node",
+        ),
     CommandSpec::new("asking", 1, Flags::FAST, asking)
         .acl(&["connection"])
-        .doc("cluster", "3.0.0", "Signals that a cluster client is following an -ASK redirect"),
+        .doc(
+            "cluster",
+            "3.0.0",
+            "Signals that a cluster client is following an -ASK redirect",
+        ),
 ];
 
 fn not_enabled() -> CmdError {
@@ -75,7 +248,11 @@ fn not_enabled() -> CmdError {
 
 /// The cluster state, or the error commands get when cluster mode is off.
 pub(super) fn state<'a>(ctx: &Ctx<'a>) -> Result<Ref<'a, ClusterState>, CmdError> {
-    ctx.srv.cluster.as_ref().map(|c| c.borrow()).ok_or_else(not_enabled)
+    ctx.srv
+        .cluster
+        .as_ref()
+        .map(|c| c.borrow())
+        .ok_or_else(not_enabled)
 }
 
 pub(super) fn state_mut<'a>(ctx: &Ctx<'a>) -> Result<RefMut<'a, ClusterState>, CmdError> {
@@ -88,9 +265,9 @@ pub(super) fn state_mut<'a>(ctx: &Ctx<'a>) -> Result<RefMut<'a, ClusterState>, C
 
 /// A node named by its id, or `ERR Unknown node <id>`.
 pub(super) fn known_node(state: &ClusterState, id: &[u8]) -> Result<NodeIndex, CmdError> {
-    state.lookup(id).ok_or_else(|| {
-        CmdError::msg(format!("ERR Unknown node {}", String::from_utf8_lossy(id)))
-    })
+    state
+        .lookup(id)
+        .ok_or_else(|| CmdError::msg(format!("ERR Unknown node {}", String::from_utf8_lossy(id))))
 }
 
 const HELP: &[&str] = &[
@@ -150,6 +327,7 @@ const HELP: &[&str] = &[
 ];
 
 fn help(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    state(ctx)?;
     reply_help(ctx.out, "CLUSTER", HELP);
     Ok(())
 }
@@ -209,11 +387,13 @@ fn myid(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn keyslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    state(ctx)?;
     ctx.out.int(key_slot(args.get(2)) as i64);
     Ok(())
 }
 
 fn countkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    state(ctx)?;
     let slot = args.i64(2)?;
     if !(0..SLOTS as i64).contains(&slot) {
         return Err(CmdError::msg("ERR Invalid slot"));
@@ -226,6 +406,7 @@ fn countkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn getkeysinslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    state(ctx)?;
     let slot = args.i64(2)?;
     let max = args.i64(3)?;
     if !(0..SLOTS as i64).contains(&slot) || max < 0 {
@@ -334,7 +515,11 @@ fn shard_node(ctx: &mut Ctx, st: &ClusterState, i: NodeIndex) {
     out.bulk(b"endpoint");
     out.bulk(n.ip.as_bytes());
     out.bulk(b"role");
-    out.bulk(if n.is_master() { &b"master"[..] } else { b"replica" });
+    out.bulk(if n.is_master() {
+        &b"master"[..]
+    } else {
+        b"replica"
+    });
     out.bulk(b"replication-offset");
     out.int(0);
     out.bulk(b"health");

@@ -6,6 +6,14 @@ use super::{Args, CmdError, CmdResult, Ctx};
 use crate::cluster::{self, nodes_conf, ClusterNode, ClusterState, NodeFlags, SLOTS};
 use crate::server::Server;
 
+/// Redis's `addReplySubcommandSyntaxError`, naming the subcommand as typed.
+fn subcommand_syntax(args: &Args) -> CmdError {
+    CmdError::msg(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try CLUSTER HELP.",
+        String::from_utf8_lossy(args.get(1))
+    ))
+}
+
 /// Redis's `getSlotOrReply`.
 fn parse_slot(arg: &[u8]) -> Result<usize, CmdError> {
     resp::parse_i64(arg)
@@ -26,13 +34,17 @@ fn check_assignments(
     for slot in start..=end {
         let owned = st.slot_owner[slot].is_some();
         if del && !owned {
-            return Err(CmdError::msg(format!("ERR Slot {slot} is already unassigned")));
+            return Err(CmdError::msg(format!(
+                "ERR Slot {slot} is already unassigned"
+            )));
         }
         if !del && owned {
             return Err(CmdError::msg(format!("ERR Slot {slot} is already busy")));
         }
         if std::mem::replace(&mut seen[slot], true) {
-            return Err(CmdError::msg(format!("ERR Slot {slot} specified multiple times")));
+            return Err(CmdError::msg(format!(
+                "ERR Slot {slot} specified multiple times"
+            )));
         }
     }
     Ok(())
@@ -55,7 +67,10 @@ fn update_slots(srv: &Server, mut st: std::cell::RefMut<ClusterState>, seen: &[b
 
 fn add_or_del_slots(ctx: &mut Ctx, args: &Args, del: bool) -> CmdResult {
     let st = state_mut(ctx)?;
-    let slots: Vec<usize> = args.iter_from(2).map(parse_slot).collect::<Result<_, _>>()?;
+    let slots: Vec<usize> = args
+        .iter_from(2)
+        .map(parse_slot)
+        .collect::<Result<_, _>>()?;
     let mut seen = vec![false; SLOTS];
     for &slot in &slots {
         check_assignments(&st, &mut seen, del, slot, slot)?;
@@ -67,7 +82,11 @@ fn add_or_del_slots(ctx: &mut Ctx, args: &Args, del: bool) -> CmdResult {
 
 fn add_or_del_ranges(ctx: &mut Ctx, args: &Args, del: bool) -> CmdResult {
     if args.len() % 2 == 1 {
-        let sub = if del { "delslotsrange" } else { "addslotsrange" };
+        let sub = if del {
+            "delslotsrange"
+        } else {
+            "addslotsrange"
+        };
         return Err(CmdError::Arity(format!("cluster|{sub}")));
     }
     let st = state_mut(ctx)?;
@@ -110,7 +129,9 @@ fn db0_is_empty(srv: &Server) -> bool {
 pub fn flushslots(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let mut st = state_mut(ctx)?;
     if !db0_is_empty(ctx.srv) {
-        return Err(CmdError::msg("ERR DB must be empty to perform CLUSTER FLUSHSLOTS."));
+        return Err(CmdError::msg(
+            "ERR DB must be empty to perform CLUSTER FLUSHSLOTS.",
+        ));
     }
     let me = st.myself;
     for slot in 0..SLOTS {
@@ -129,9 +150,9 @@ fn keys_in_slot(srv: &Server, slot: usize) -> usize {
 
 /// A master named by SETSLOT: known (with the given wording) and not a replica.
 fn target_master(st: &ClusterState, id: &[u8], unknown: &str) -> Result<usize, CmdError> {
-    let i = st.lookup(id).ok_or_else(|| {
-        CmdError::msg(format!("ERR {unknown} {}", String::from_utf8_lossy(id)))
-    })?;
+    let i = st
+        .lookup(id)
+        .ok_or_else(|| CmdError::msg(format!("ERR {unknown} {}", String::from_utf8_lossy(id))))?;
     if is_replica(st.node(i).flags) {
         return Err(CmdError::msg("ERR Target node is not a master"));
     }
@@ -150,7 +171,9 @@ pub fn setslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
     match args.len() {
         5 if args.is(3, "migrating") => {
             if owner != Some(me) {
-                return Err(CmdError::msg(format!("ERR I'm not the owner of hash slot {slot}")));
+                return Err(CmdError::msg(format!(
+                    "ERR I'm not the owner of hash slot {slot}"
+                )));
             }
             let n = target_master(&st, args.get(4), "I don't know about node")?;
             st.migrating_to.insert(key, n);
@@ -199,8 +222,7 @@ fn setslot_node(srv: &Server, st: &mut ClusterState, slot: usize, n: usize) -> C
     let was_mine = st.slot_owner[slot] == Some(me);
     st.del_slot(slot);
     st.add_slot(slot, n);
-    let allow_migration =
-        srv.config.borrow().get("cluster-allow-replica-migration") != Some("no");
+    let allow_migration = srv.config.borrow().get("cluster-allow-replica-migration") != Some("no");
     if was_mine && n != me && st.me().slots.is_empty() && allow_migration {
         // A master left without slots follows the new owner, as a replica.
         tracing::warn!(
@@ -247,7 +269,9 @@ pub fn set_config_epoch(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut st = state_mut(ctx)?;
     let epoch = args.i64(2)?;
     if epoch < 0 {
-        return Err(CmdError::msg(format!("ERR Invalid config epoch specified: {epoch}")));
+        return Err(CmdError::msg(format!(
+            "ERR Invalid config epoch specified: {epoch}"
+        )));
     }
     if st.iter().count() > 1 {
         return Err(CmdError::msg(
@@ -268,7 +292,9 @@ pub fn forget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut st = state_mut(ctx)?;
     let i = known_node(&st, args.get(2))?;
     if i == st.myself {
-        return Err(CmdError::msg("ERR I tried hard but I can't forget myself..."));
+        return Err(CmdError::msg(
+            "ERR I tried hard but I can't forget myself...",
+        ));
     }
     if st.master_of(st.myself) == Some(i) {
         return Err(CmdError::msg("ERR Can't forget my master!"));
@@ -292,12 +318,11 @@ pub fn meet(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut st = state_mut(ctx)?;
     let show = |i: usize| String::from_utf8_lossy(args.get(i)).into_owned();
     if args.len() > 5 {
-        return Err(CmdError::msg(
-            "ERR unknown subcommand or wrong number of arguments for 'meet'. Try CLUSTER HELP.",
-        ));
+        return Err(subcommand_syntax(args));
     }
-    let port = resp::parse_i64(args.get(3))
-        .ok_or_else(|| CmdError::msg(format!("ERR Invalid TCP base port specified: {}", show(3))))?;
+    let port = resp::parse_i64(args.get(3)).ok_or_else(|| {
+        CmdError::msg(format!("ERR Invalid TCP base port specified: {}", show(3)))
+    })?;
     let bus_port = match args.len() {
         5 => resp::parse_i64(args.get(4)).ok_or_else(|| {
             CmdError::msg(format!("ERR Invalid TCP bus port specified: {}", show(4)))
@@ -312,9 +337,9 @@ pub fn meet(ctx: &mut Ctx, args: &Args) -> CmdResult {
             show(3)
         )));
     };
-    let in_progress = st.iter().any(|(_, n)| {
-        n.flags.has(NodeFlags::HANDSHAKE) && n.ip == ip && n.port as i64 == port
-    });
+    let in_progress = st
+        .iter()
+        .any(|(_, n)| n.flags.has(NodeFlags::HANDSHAKE) && n.ip == ip && n.port as i64 == port);
     if !in_progress {
         let mut node = ClusterNode::new(
             cluster::state::random_node_id(),
@@ -336,11 +361,7 @@ pub fn reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
         3 if args.is(2, "hard") => true,
         3 if args.is(2, "soft") => false,
         3 => return Err(CmdError::Syntax),
-        _ => {
-            return Err(CmdError::msg(
-                "ERR unknown subcommand or wrong number of arguments for 'reset'. Try CLUSTER HELP.",
-            ))
-        }
+        _ => return Err(subcommand_syntax(args)),
     };
     if st.me().is_master() && !db0_is_empty(ctx.srv) {
         return Err(CmdError::msg(
@@ -380,10 +401,7 @@ pub fn reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
 pub fn saveconfig(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let st = state_mut(ctx)?;
     nodes_conf::save(&st).map_err(|e| {
-        let cause = e
-            .chain()
-            .last()
-            .map_or_else(String::new, |c| c.to_string());
+        let cause = e.chain().last().map_or_else(String::new, |c| c.to_string());
         CmdError::msg(format!("ERR error saving the cluster node config: {cause}"))
     })?;
     ctx.out.ok();

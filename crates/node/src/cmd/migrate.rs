@@ -133,16 +133,26 @@ fn rebuild(db: &Db, key: &[u8]) -> Vec<OwnedArgs> {
     let value = db.peek(key).expect("checked by the caller");
     let batched = |out: &mut Vec<OwnedArgs>, name: &[u8], items: Vec<Vec<u8>>, per: usize| {
         for chunk in items.chunks(BATCH * per) {
-            let words = [name, key].into_iter().chain(chunk.iter().map(Vec::as_slice));
+            let words = [name, key]
+                .into_iter()
+                .chain(chunk.iter().map(Vec::as_slice));
             out.push(command(words));
         }
     };
     match value {
         Value::Str(s) => out.push(command([&b"SET"[..], key, s])),
-        Value::List(l) => batched(&mut out, b"RPUSH", l.iter().map(|e| e.to_vec()).collect(), 1),
+        Value::List(l) => batched(
+            &mut out,
+            b"RPUSH",
+            l.iter().map(|e| e.to_vec()).collect(),
+            1,
+        ),
         Value::Set(s) => batched(&mut out, b"SADD", s.iter().map(|e| e.to_vec()).collect(), 1),
         Value::Hash(h) => {
-            let items = h.iter().flat_map(|(f, v)| [f.to_vec(), v.to_vec()]).collect();
+            let items = h
+                .iter()
+                .flat_map(|(f, v)| [f.to_vec(), v.to_vec()])
+                .collect();
             batched(&mut out, b"HSET", items, 2)
         }
         Value::ZSet(z) => {
@@ -165,8 +175,9 @@ fn stream_id(id: crate::db::stream::StreamId) -> Vec<u8> {
     id.format(&mut buf).to_vec()
 }
 
-/// XADD of every entry, then XSETID for the last id and counters. An empty stream is
-/// created by an XADD trimmed away at once.
+/// XADD of every entry, then XSETID for the last id and counters when they differ from
+/// what the XADDs leave (deletions happened). An empty stream is created by an XADD
+/// trimmed away at once.
 fn rebuild_stream(out: &mut Vec<OwnedArgs>, key: &[u8], s: &crate::db::stream::Stream) {
     let all = s.range(
         crate::db::stream::StreamId::MIN,
@@ -181,7 +192,21 @@ fn rebuild_stream(out: &mut Vec<OwnedArgs>, key: &[u8], s: &crate::db::stream::S
     if s.is_empty() {
         let first = crate::db::stream::StreamId::new(0, 1).max(s.last_id);
         let id = stream_id(first);
-        out.push(command([&b"XADD"[..], key, b"MAXLEN", b"0", &id, b"f", b"v"]));
+        out.push(command([
+            &b"XADD"[..],
+            key,
+            b"MAXLEN",
+            b"0",
+            &id,
+            b"f",
+            b"v",
+        ]));
+    }
+    let untouched = s.max_deleted_id == crate::db::stream::StreamId::MIN
+        && s.entries_added == s.len() as u64
+        && s.last().is_some_and(|(id, _)| *id == s.last_id);
+    if untouched {
+        return;
     }
     let (last, max_deleted) = (stream_id(s.last_id), stream_id(s.max_deleted_id));
     let added = s.entries_added.to_string();
@@ -216,13 +241,20 @@ fn target_error(msg: &[u8]) -> CmdError {
 impl Target {
     fn connect(host: &str, port: &str, timeout_ms: u64) -> Result<Target, CmdError> {
         let timeout = Duration::from_millis(timeout_ms);
-        let refused = || CmdError::msg("IOERR error or timeout connecting to the client");
+        let failed = || CmdError::msg("IOERR error or timeout connecting to the client");
         let addr = format!("{host}:{port}")
             .to_socket_addrs()
             .ok()
             .and_then(|mut a| a.next())
-            .ok_or_else(refused)?;
-        let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|_| refused())?;
+            .ok_or_else(failed)?;
+        // Redis connects without blocking and only sees a refusal when it writes.
+        let stream = TcpStream::connect_timeout(&addr, timeout).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                failed()
+            } else {
+                io_error("writing")
+            }
+        })?;
         let _ = stream.set_read_timeout(Some(timeout));
         let _ = stream.set_write_timeout(Some(timeout));
         let _ = stream.set_nodelay(true);
@@ -280,7 +312,8 @@ impl Target {
         let db = db_index.to_string();
         commands.push(command([&b"SELECT"[..], db.as_bytes()]));
         self.send(&commands)?;
-        let replies: Vec<Result<Frame, CmdError>> = commands.iter().map(|_| self.expect_ok()).collect();
+        let replies: Vec<Result<Frame, CmdError>> =
+            commands.iter().map(|_| self.expect_ok()).collect();
         replies.into_iter().try_for_each(|r| r.map(drop))
     }
 
@@ -306,7 +339,11 @@ impl Target {
         let mut batch: Vec<OwnedArgs> = asking.then(asking_cmd).into_iter().collect();
         batch.push(command([&b"MULTI"[..]]));
         batch.push(command([&b"DEL"[..], key]));
-        batch.extend(commands.iter().map(|c| OwnedArgs::from_slices(c.args().iter_from(0))));
+        batch.extend(
+            commands
+                .iter()
+                .map(|c| OwnedArgs::from_slices(c.args().iter_from(0))),
+        );
         batch.push(command([&b"EXEC"[..]]));
         self.send(&batch)?;
         let replies = self.read_all(batch.len())?;
