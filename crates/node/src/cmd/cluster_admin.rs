@@ -31,7 +31,7 @@ fn check_assignments(
     start: usize,
     end: usize,
 ) -> Result<(), CmdError> {
-    for slot in start..=end {
+    for (slot, seen) in seen.iter_mut().enumerate().take(end + 1).skip(start) {
         let owned = st.slot_owner[slot].is_some();
         if del && !owned {
             return Err(CmdError::msg(format!(
@@ -41,7 +41,7 @@ fn check_assignments(
         if !del && owned {
             return Err(CmdError::msg(format!("ERR Slot {slot} is already busy")));
         }
-        if std::mem::replace(&mut seen[slot], true) {
+        if std::mem::replace(seen, true) {
             return Err(CmdError::msg(format!(
                 "ERR Slot {slot} specified multiple times"
             )));
