@@ -142,6 +142,7 @@ fn single_node_matches_redis() {
         SELECT 1
         SELECT x
         INFO cluster
+        SWAPDB 0 1
         ",
     );
     d.check_script(
@@ -183,6 +184,9 @@ fn single_node_matches_redis() {
         EXEC
         PING
         DBSIZE
+        MOVE {a}1 1
+        COPY {a}1 {a}3 DB 1
+        COPY {a}1 {a}3 DB 0
         ",
     );
     d.check_unordered(&["KEYS", "*"]);
@@ -799,4 +803,63 @@ fn cluster_disabled_errors_match_redis() {
         INFO cluster
         ",
     );
+}
+
+#[test]
+fn replica_serves_reads_after_readonly() {
+    let dir = TempDir::new("replica");
+    let (pa, pb) = (free_port(), free_port());
+    let (a_id, b_id) = ("a".repeat(40), "b".repeat(40));
+    let conf = format!(
+        "{a_id} 127.0.0.1:{pa}@{} myself,slave {b_id} 0 0 0 connected\n\
+         {b_id} 127.0.0.1:{pb}@{} master - 0 0 4 connected 0-16383\n\
+         vars currentEpoch 4 lastVoteEpoch 0\n",
+        pa + 10000,
+        pb + 10000
+    );
+    let file = dir.file("nodes.conf");
+    std::fs::write(&file, conf).unwrap();
+    let node = Server::start_on(Kind::Ours, pa, &cluster_args(&file));
+    let mut c = node.conn();
+    let moved = format!("MOVED 12182 127.0.0.1:{pb}");
+    assert_eq!(c.cmd(&["GET", "foo"]), err(&moved));
+    assert_eq!(c.cmd(&["READONLY"]), ok());
+    assert_eq!(c.cmd(&["GET", "foo"]), Frame::Null);
+    assert_eq!(c.cmd(&["SET", "foo", "1"]), err(&moved));
+    assert_eq!(c.cmd(&["READWRITE"]), ok());
+    assert_eq!(c.cmd(&["GET", "foo"]), err(&moved));
+    // Shard channels are served by replicas too.
+    assert_eq!(c.cmd(&["SPUBLISH", "foo", "m"]), int(0));
+    assert_eq!(info_field(&mut c, "cluster_my_epoch"), "4");
+    assert_eq!(info_field(&mut c, "cluster_state"), "ok");
+    let Frame::Array(replicas) = c.cmd(&["CLUSTER", "REPLICAS", &b_id]) else {
+        panic!()
+    };
+    assert_eq!(replicas.len(), 1);
+    assert!(text(replicas[0].clone()).starts_with(&format!("{a_id} 127.0.0.1:{pa}@")));
+    assert_eq!(
+        c.cmd(&["CLUSTER", "REPLICAS", &a_id]),
+        err("ERR The specified node is not a master")
+    );
+    let Frame::Array(slots) = c.cmd(&["CLUSTER", "SLOTS"]) else {
+        panic!()
+    };
+    let Frame::Array(range) = &slots[0] else {
+        panic!()
+    };
+    assert_eq!(range.len(), 4, "master and replica: {range:?}");
+    assert_eq!(
+        c.cmd(&["CLUSTER", "SETSLOT", "1", "STABLE"]),
+        err("ERR Please use SETSLOT only with masters.")
+    );
+    assert_eq!(
+        c.cmd(&["CLUSTER", "FORGET", &b_id]),
+        err("ERR Can't forget my master!")
+    );
+    // RESET SOFT turns the node back into a lone master with the same id.
+    assert_eq!(c.cmd(&["CLUSTER", "RESET"]), ok());
+    assert_eq!(myid(&mut c), a_id);
+    let nodes = text(c.cmd(&["CLUSTER", "NODES"]));
+    assert!(nodes.contains("myself,master - 0 0 0 connected"), "{nodes}");
+    assert_eq!(info_field(&mut c, "cluster_known_nodes"), "1");
 }

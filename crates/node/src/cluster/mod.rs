@@ -74,6 +74,13 @@ pub fn require_full_coverage(srv: &Server) -> bool {
     srv.config.borrow().get("cluster-require-full-coverage") != Some("no")
 }
 
+pub fn allow_pubsubshard_when_down(srv: &Server) -> bool {
+    srv.config
+        .borrow()
+        .get("cluster-allow-pubsubshard-when-down")
+        != Some("no")
+}
+
 pub fn allow_reads_when_down(srv: &Server) -> bool {
     srv.config.borrow().get("cluster-allow-reads-when-down") == Some("yes")
 }

@@ -125,7 +125,11 @@ fn node_for_query(
     };
     let is_write = commands.iter().any(|(s, _)| s.flags.has(Flags::WRITE));
     if !state.ok {
-        if pubsub_shard || !super::allow_reads_when_down(srv) {
+        if pubsub_shard {
+            if !super::allow_pubsubshard_when_down(srv) {
+                return Err(Redirect::DownState);
+            }
+        } else if !super::allow_reads_when_down(srv) {
             return Err(Redirect::DownState);
         }
         // Like Redis, EXEC itself is not a write here, whatever it queued.

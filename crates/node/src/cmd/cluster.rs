@@ -1,6 +1,5 @@
 //! The CLUSTER command (Redis's `clusterCommand`): what this node knows (INFO, NODES,
-//! SLOTS, SHARDS, keys per slot) plus READONLY/READWRITE/ASKING; changes live in
-//! `cluster_admin.rs`.
+//! SLOTS, SHARDS, keys per slot), READONLY/READWRITE/ASKING; changes: `cluster_admin.rs`.
 
 use std::cell::{Ref, RefMut};
 
