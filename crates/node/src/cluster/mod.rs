@@ -70,6 +70,25 @@ fn update_my_address(srv: &Server, state: &mut ClusterState) {
     }
 }
 
+/// After CONFIG SET: the announced address and the coverage rule may have changed.
+/// Like Redis's cron, the state is only recomputed while it is `fail`: a change of
+/// the rules does not take an OK cluster down by itself.
+pub fn config_updated(srv: &Server) {
+    let Some(cell) = &srv.cluster else {
+        return;
+    };
+    let mut state = cell.borrow_mut();
+    let before = nodes_conf::node_line(&state, state.myself);
+    update_my_address(srv, &mut state);
+    let was_ok = state.ok;
+    if !was_ok {
+        state.update_state(require_full_coverage(srv));
+    }
+    if before != nodes_conf::node_line(&state, state.myself) || was_ok != state.ok {
+        config_changed(srv, &mut state);
+    }
+}
+
 pub fn require_full_coverage(srv: &Server) -> bool {
     srv.config.borrow().get("cluster-require-full-coverage") != Some("no")
 }

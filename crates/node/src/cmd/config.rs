@@ -155,6 +155,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
             .map_err(|e| set_failed(name, e))?;
     }
     *ctx.srv.config.borrow_mut() = updated;
+    crate::cluster::config_updated(ctx.srv);
     ctx.out.ok();
     Ok(())
 }
