@@ -123,6 +123,10 @@ pub struct Client {
     pub close_after_reply: bool,
     /// True while EXEC runs the queued commands (blocking commands must not block).
     pub in_exec: bool,
+    /// Cluster mode: ASKING was sent (serve the next command for an importing slot).
+    pub asking: bool,
+    /// Cluster mode: READONLY was sent (a replica serves reads of its master's slots).
+    pub readonly: bool,
 }
 
 impl Client {
@@ -141,6 +145,8 @@ impl Client {
             reply_mode: ReplyMode::On,
             close_after_reply: false,
             in_exec: false,
+            asking: false,
+            readonly: false,
         }
     }
 

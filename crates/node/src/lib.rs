@@ -4,6 +4,7 @@
 pub mod blocking;
 pub mod client;
 pub mod clock;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod cron;
@@ -37,6 +38,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(first) = listeners.first() {
         srv.listen_port.set(first.local_addr()?.port());
     }
+    cluster::load_at_start(&srv)?;
     for listener in listeners {
         tokio::task::spawn_local(net::listener::accept_loop(srv.clone(), listener));
     }

@@ -62,6 +62,8 @@ pub struct Server {
     rng: Cell<u64>,
     /// Actual TCP port (differs from the config when it asked for port 0).
     pub listen_port: Cell<u16>,
+    /// The cluster state, when `cluster-enabled yes`.
+    pub cluster: Option<RefCell<crate::cluster::ClusterState>>,
 }
 
 impl Server {
@@ -69,8 +71,15 @@ impl Server {
         let now = crate::clock::now_ms();
         let seed = now ^ ((std::process::id() as u64) << 32) ^ 0x9E37_79B9_7F4A_7C15;
         let dirty = Rc::new(Cell::new(0));
+        let cluster = crate::cluster::from_config(&config);
         let dbs = (0..config.databases)
-            .map(|_| RefCell::new(Db::with_dirty_counter(dirty.clone())))
+            .map(|_| {
+                let mut db = Db::with_dirty_counter(dirty.clone());
+                if cluster.is_some() {
+                    db.enable_slot_keys();
+                }
+                RefCell::new(db)
+            })
             .collect();
         let srv = Server {
             dbs,
@@ -90,6 +99,7 @@ impl Server {
             snapshot: RefCell::default(),
             rng: Cell::new(seed),
             listen_port: Cell::new(config.port),
+            cluster,
             config: RefCell::new(config),
         };
         let run_id: String = (0..40)

@@ -156,6 +156,7 @@ fn set(ctx: &mut Ctx, args: &Args) -> CmdResult {
     }
     *ctx.srv.config.borrow_mut() = updated;
     crate::persist::aof::config_changed(ctx.srv);
+    crate::cluster::config_updated(ctx.srv);
     ctx.out.ok();
     Ok(())
 }

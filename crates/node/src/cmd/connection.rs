@@ -191,7 +191,11 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
     out.bulk(b"id");
     out.int(ctx.client.id() as i64);
     out.bulk(b"mode");
-    out.bulk(b"standalone");
+    out.bulk(if ctx.srv.cluster.is_some() {
+        &b"cluster"[..]
+    } else {
+        b"standalone"
+    });
     out.bulk(b"role");
     out.bulk(b"master");
     out.bulk(b"modules");
@@ -201,6 +205,9 @@ fn hello(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn select(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let index = args.i64(1)?;
+    if ctx.srv.cluster.is_some() && index != 0 {
+        return Err(CmdError::msg("ERR SELECT is not allowed in cluster mode"));
+    }
     if index < 0 || index as usize >= ctx.srv.dbs.len() {
         return Err(CmdError::msg("ERR DB index is out of range"));
     }
@@ -221,6 +228,8 @@ fn reset(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let client = &mut *ctx.client;
     client.multi = None;
     client.shared.in_multi.set(-1);
+    client.asking = false;
+    client.readonly = false;
     client.db = 0;
     client.shared.db.set(0);
     client.reply_mode = ReplyMode::On;

@@ -164,6 +164,10 @@ pub fn execute(
     let mode = client.reply_mode;
     let reply_start = out.buf.len();
     let blocked = execute_checked(srv, client, out, args);
+    // ASKING holds for the next command only, or until EXEC inside MULTI.
+    if client.asking && client.multi.is_none() && !args.is(0, "asking") {
+        client.asking = false;
+    }
     let is_client_reply = args.len() >= 2 && args.is(0, "client") && args.is(1, "reply");
     if !is_client_reply && matches!(mode, ReplyMode::Off | ReplyMode::Skip) {
         out.buf.truncate(reply_start);
@@ -202,6 +206,12 @@ fn execute_checked(
             CmdError::msg("NOAUTH Authentication required."),
         );
         return None;
+    }
+    if srv.cluster.is_some() && crate::cluster::redirect::may_need_redirect(cmd, spec) {
+        if let Some(e) = crate::cluster::redirect::check(srv, client, cmd, spec, args) {
+            reject(srv, client, out, e);
+            return None;
+        }
     }
     if client.multi.is_some() && spec.flags.has(Flags::NO_MULTI) {
         reject(

@@ -177,6 +177,9 @@ fn serve_other_db(ctx: &Ctx, index: usize) {
 }
 
 fn move_key(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if ctx.srv.cluster.is_some() {
+        return Err(CmdError::msg("ERR MOVE is not allowed in cluster mode"));
+    }
     let target = db_index(ctx, args.get(2))?;
     if target == ctx.client.db {
         return Err(same_object());
@@ -223,6 +226,11 @@ fn copy(ctx: &mut Ctx, args: &Args) -> CmdResult {
         }
         i += 1;
     }
+    if ctx.srv.cluster.is_some() && target != 0 {
+        return Err(CmdError::msg(
+            "ERR Copying to another database is not allowed in cluster mode",
+        ));
+    }
     let (key, new_key) = (args.get(1), args.get(2));
     if target == ctx.client.db && key == new_key {
         return Err(same_object());
@@ -263,6 +271,9 @@ fn swap_index(arg: &[u8], which: &str) -> Result<i64, CmdError> {
 }
 
 fn swapdb(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    if ctx.srv.cluster.is_some() {
+        return Err(CmdError::msg("ERR SWAPDB is not allowed in cluster mode"));
+    }
     let a = swap_index(args.get(1), "first")?;
     let b = swap_index(args.get(2), "second")?;
     let n = ctx.srv.dbs.len() as i64;

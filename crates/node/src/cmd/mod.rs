@@ -3,6 +3,8 @@
 
 pub mod args;
 pub mod client;
+pub mod cluster;
+pub mod cluster_admin;
 pub mod collection;
 pub mod command;
 pub mod command_meta;
@@ -15,6 +17,7 @@ pub mod hash;
 pub mod keys;
 pub mod list;
 pub mod list_block;
+pub mod migrate;
 pub mod multi;
 pub mod object;
 pub mod persistence;

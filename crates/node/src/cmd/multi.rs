@@ -68,7 +68,7 @@ fn multi(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 /// Leaves MULTI state and drops every WATCH (Redis's `discardTransaction`).
-fn end_transaction(srv: &Server, client: &mut Client) -> Option<MultiState> {
+pub fn end_transaction(srv: &Server, client: &mut Client) -> Option<MultiState> {
     let state = client.multi.take();
     client.shared.in_multi.set(-1);
     unwatch_all(srv, client);

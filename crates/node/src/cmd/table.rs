@@ -168,6 +168,8 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::server::COMMANDS,
         super::persistence::COMMANDS,
         crate::persist::aof::COMMANDS,
+        super::cluster::COMMANDS,
+        super::migrate::COMMANDS,
     ];
     families.iter().flat_map(|f| f.iter())
 }

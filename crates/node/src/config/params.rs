@@ -222,6 +222,19 @@ pub const PARAMS: &[Param] = &[
         "cluster-slave-no-failover",
     ),
     p("cluster-allow-replica-migration", "yes", Kind::Bool),
+    p("cluster-allow-pubsubshard-when-down", "yes", Kind::Bool),
+    p("cluster-announce-hostname", "", Kind::Str),
+    p(
+        "cluster-preferred-endpoint-type",
+        "ip",
+        Kind::Enum(&["ip", "hostname", "unknown-endpoint"]),
+    ),
+    p("cluster-link-sendbuf-limit", "0", Kind::Memory),
+    p(
+        "cluster-announce-tls-port",
+        "0",
+        Kind::Int { min: 0, max: 65535 },
+    ),
     // Encodings (accepted for compatibility).
     aka(
         p("hash-max-listpack-entries", "512", UINT),

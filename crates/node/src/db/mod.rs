@@ -49,6 +49,8 @@ pub struct Db {
     /// Reads that found / did not find their key (INFO keyspace_hits / misses).
     pub hits: u64,
     pub misses: u64,
+    /// Keys by hash slot, kept only in cluster mode.
+    slot_keys: Option<Box<crate::cluster::slot_keys::SlotKeys>>,
 }
 
 impl Db {
@@ -62,6 +64,16 @@ impl Db {
 
     pub fn len(&self) -> usize {
         self.keys.len()
+    }
+
+    /// Starts keeping the keys of each hash slot (cluster mode).
+    pub fn enable_slot_keys(&mut self) {
+        self.slot_keys = Some(Box::default());
+    }
+
+    /// Keys by hash slot, in cluster mode.
+    pub fn slot_keys(&self) -> Option<&crate::cluster::slot_keys::SlotKeys> {
+        self.slot_keys.as_deref()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -171,6 +183,9 @@ impl Db {
     }
 
     fn note_new_key(&mut self, key: &[u8]) {
+        if let Some(index) = &mut self.slot_keys {
+            index.add(key);
+        }
         if !self.blocked.is_empty() && self.blocked.contains_key(key) {
             self.signal_ready(key);
         }
@@ -187,7 +202,11 @@ impl Db {
         if !self.expires.is_empty() {
             self.expires.swap_remove(key);
         }
-        self.keys.swap_remove(key)
+        let removed = self.keys.swap_remove(key);
+        if let Some(index) = self.slot_keys.as_mut().filter(|_| removed.is_some()) {
+            index.remove(key);
+        }
+        removed
     }
 
     /// Deletes `key` if it holds an aggregate left empty by a command.
@@ -245,6 +264,9 @@ impl Db {
         let n = self.keys.len();
         self.keys = HashMap::default();
         self.expires = HashMap::default();
+        if self.slot_keys.is_some() {
+            self.enable_slot_keys();
+        }
         n
     }
 
@@ -255,6 +277,7 @@ impl Db {
         other.touch_watched_present_in(self);
         std::mem::swap(&mut self.keys, &mut other.keys);
         std::mem::swap(&mut self.expires, &mut other.expires);
+        std::mem::swap(&mut self.slot_keys, &mut other.slot_keys);
         self.signal_blocked_present();
         other.signal_blocked_present();
     }

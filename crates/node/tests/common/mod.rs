@@ -69,7 +69,12 @@ impl Server {
     }
 
     pub fn start_kind(kind: Kind, extra: &[&str]) -> Server {
-        let port = free_port();
+        Self::start_on(kind, free_port(), extra)
+    }
+
+    /// Like [`Server::start_kind`] on a given port (to restart a node where it was, or
+    /// when other nodes must know the port in advance).
+    pub fn start_on(kind: Kind, port: u16, extra: &[&str]) -> Server {
         let dir =
             std::env::temp_dir().join(format!("rustidocs-test-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);

@@ -79,7 +79,10 @@ fn write_section(srv: &Server, name: &str, out: &mut String) {
         "stats" => stats(srv),
         "replication" => replication(srv),
         "cpu" => cpu(),
-        "cluster" => vec![("cluster_enabled", "0".to_string())],
+        "cluster" => vec![(
+            "cluster_enabled",
+            u8::from(srv.cluster.is_some()).to_string(),
+        )],
         "keyspace" => return keyspace(srv, out),
         _ => Vec::new(),
     };

@@ -1,0 +1,341 @@
+//! The cluster's view of itself (Redis's `clusterState`): known nodes with their flags,
+//! epochs and slots, the slot owner table, open migrations, and the OK/FAIL state.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use super::slots::{SlotBitmap, SLOTS};
+
+/// Position of a node in [`ClusterState::nodes`]; stable while the node is known.
+pub type NodeIndex = usize;
+
+/// Node flags, as CLUSTER NODES shows them (Redis's `CLUSTER_NODE_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NodeFlags(pub u16);
+
+impl NodeFlags {
+    pub const MYSELF: NodeFlags = NodeFlags(1);
+    pub const MASTER: NodeFlags = NodeFlags(1 << 1);
+    pub const REPLICA: NodeFlags = NodeFlags(1 << 2);
+    pub const PFAIL: NodeFlags = NodeFlags(1 << 3);
+    pub const FAIL: NodeFlags = NodeFlags(1 << 4);
+    pub const HANDSHAKE: NodeFlags = NodeFlags(1 << 5);
+    pub const NOADDR: NodeFlags = NodeFlags(1 << 6);
+    /// Send a MEET (not a PING) when the bus connects to this node.
+    pub const MEET: NodeFlags = NodeFlags(1 << 7);
+    pub const NOFAILOVER: NodeFlags = NodeFlags(1 << 9);
+
+    /// Names in Redis's order (`redisNodeFlagsTable`); MEET is never shown.
+    const NAMES: [(NodeFlags, &'static str); 8] = [
+        (Self::MYSELF, "myself"),
+        (Self::MASTER, "master"),
+        (Self::REPLICA, "slave"),
+        (Self::PFAIL, "fail?"),
+        (Self::FAIL, "fail"),
+        (Self::HANDSHAKE, "handshake"),
+        (Self::NOADDR, "noaddr"),
+        (Self::NOFAILOVER, "nofailover"),
+    ];
+
+    pub fn has(self, f: NodeFlags) -> bool {
+        self.0 & f.0 != 0
+    }
+
+    pub fn set(&mut self, f: NodeFlags, on: bool) {
+        if on {
+            self.0 |= f.0;
+        } else {
+            self.0 &= !f.0;
+        }
+    }
+
+    /// The comma-separated form (`myself,master`), `noflags` when none is set.
+    pub fn render(self) -> String {
+        let names: Vec<&str> = Self::NAMES
+            .iter()
+            .filter(|(f, _)| self.has(*f))
+            .map(|(_, n)| *n)
+            .collect();
+        if names.is_empty() {
+            "noflags".to_string()
+        } else {
+            names.join(",")
+        }
+    }
+
+    /// Parses the comma-separated form; unknown names are ignored, like Redis.
+    pub fn parse(text: &str) -> NodeFlags {
+        let mut flags = NodeFlags::default();
+        for word in text.split(',') {
+            let found = Self::NAMES.iter().find(|(_, n)| *n == word);
+            if let Some((f, _)) = found {
+                flags.set(*f, true);
+            }
+        }
+        flags
+    }
+}
+
+/// Whether the cluster bus has a connection to the node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkState {
+    Connected,
+    Disconnected,
+}
+
+/// One node of the cluster (Redis's `clusterNode`).
+#[derive(Clone, Debug)]
+pub struct ClusterNode {
+    /// 40 hex characters, unique in the cluster.
+    pub id: String,
+    pub ip: String,
+    pub port: u16,
+    pub bus_port: u16,
+    pub hostname: String,
+    pub flags: NodeFlags,
+    /// The master's id, for a replica.
+    pub master_id: Option<String>,
+    /// When the last PING was sent / PONG received, Unix ms (0: none pending / never).
+    pub ping_sent: u64,
+    pub pong_received: u64,
+    pub config_epoch: u64,
+    pub link: LinkState,
+    pub slots: Box<SlotBitmap>,
+    /// Other masters reporting this node as failing: (reporter id, time in ms).
+    pub fail_reports: Vec<(String, u64)>,
+}
+
+impl ClusterNode {
+    pub fn new(id: String, flags: NodeFlags) -> ClusterNode {
+        ClusterNode {
+            id,
+            ip: String::new(),
+            port: 0,
+            bus_port: 0,
+            hostname: String::new(),
+            flags,
+            master_id: None,
+            ping_sent: 0,
+            pong_received: 0,
+            config_epoch: 0,
+            link: LinkState::Disconnected,
+            slots: Box::default(),
+            fail_reports: Vec::new(),
+        }
+    }
+
+    pub fn is_master(&self) -> bool {
+        self.flags.has(NodeFlags::MASTER)
+    }
+
+    pub fn is_failing(&self) -> bool {
+        self.flags.has(NodeFlags::FAIL)
+    }
+
+    pub fn is_pfailing(&self) -> bool {
+        self.flags.has(NodeFlags::PFAIL)
+    }
+}
+
+/// Message counters of the bus, per type name (CLUSTER INFO's stats lines).
+#[derive(Clone, Debug, Default)]
+pub struct BusStats {
+    pub sent: BTreeMap<&'static str, u64>,
+    pub received: BTreeMap<&'static str, u64>,
+    pub links_buffer_limit_exceeded: u64,
+}
+
+/// Everything this node knows about the cluster.
+pub struct ClusterState {
+    /// Known nodes; a forgotten node leaves a `None` hole so indexes stay valid.
+    pub nodes: Vec<Option<ClusterNode>>,
+    pub myself: NodeIndex,
+    pub current_epoch: u64,
+    pub last_vote_epoch: u64,
+    /// Owner of each slot.
+    pub slot_owner: Box<[Option<NodeIndex>]>,
+    /// Slots this node is moving out (to the node) / in (from the node).
+    pub migrating_to: BTreeMap<u16, NodeIndex>,
+    pub importing_from: BTreeMap<u16, NodeIndex>,
+    /// CLUSTER INFO's cluster_state (`ok` when true).
+    pub ok: bool,
+    /// Masters serving at least one slot.
+    pub size: usize,
+    pub stats: BusStats,
+    /// Where nodes.conf lives (relative to the working directory, which is `dir`).
+    pub config_path: PathBuf,
+}
+
+impl ClusterState {
+    /// A cluster of one: a new master with no slots.
+    pub fn new(config_path: PathBuf) -> ClusterState {
+        let me = ClusterNode::new(
+            random_node_id(),
+            NodeFlags(NodeFlags::MYSELF.0 | NodeFlags::MASTER.0),
+        );
+        ClusterState {
+            nodes: vec![Some(me)],
+            myself: 0,
+            current_epoch: 0,
+            last_vote_epoch: 0,
+            slot_owner: vec![None; SLOTS].into_boxed_slice(),
+            migrating_to: BTreeMap::new(),
+            importing_from: BTreeMap::new(),
+            ok: false,
+            size: 0,
+            stats: BusStats::default(),
+            config_path,
+        }
+    }
+
+    pub fn me(&self) -> &ClusterNode {
+        self.node(self.myself)
+    }
+
+    pub fn me_mut(&mut self) -> &mut ClusterNode {
+        self.node_mut(self.myself)
+    }
+
+    pub fn node(&self, i: NodeIndex) -> &ClusterNode {
+        self.nodes[i].as_ref().expect("live node index")
+    }
+
+    pub fn node_mut(&mut self, i: NodeIndex) -> &mut ClusterNode {
+        self.nodes[i].as_mut().expect("live node index")
+    }
+
+    /// Known nodes with their indexes.
+    pub fn iter(&self) -> impl Iterator<Item = (NodeIndex, &ClusterNode)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| n.as_ref().map(|n| (i, n)))
+    }
+
+    pub fn lookup(&self, id: &[u8]) -> Option<NodeIndex> {
+        self.iter()
+            .find(|(_, n)| n.id.as_bytes() == id)
+            .map(|(i, _)| i)
+    }
+
+    pub fn add_node(&mut self, node: ClusterNode) -> NodeIndex {
+        match self.nodes.iter().position(Option::is_none) {
+            Some(i) => {
+                self.nodes[i] = Some(node);
+                i
+            }
+            None => {
+                self.nodes.push(Some(node));
+                self.nodes.len() - 1
+            }
+        }
+    }
+
+    /// Drops a node with its slots and open migrations (Redis's `clusterDelNode`).
+    pub fn remove_node(&mut self, i: NodeIndex) {
+        for slot in 0..SLOTS {
+            if self.slot_owner[slot] == Some(i) {
+                self.slot_owner[slot] = None;
+            }
+        }
+        self.migrating_to.retain(|_, n| *n != i);
+        self.importing_from.retain(|_, n| *n != i);
+        let id = self.node(i).id.clone();
+        for (_, n) in self.nodes.iter_mut().enumerate().filter(|(j, _)| *j != i) {
+            if let Some(n) = n {
+                n.fail_reports.retain(|(reporter, _)| *reporter != id);
+            }
+        }
+        self.nodes[i] = None;
+    }
+
+    /// Gives `slot` to node `i` (Redis's `clusterAddSlot`); false if it has an owner.
+    pub fn add_slot(&mut self, slot: usize, i: NodeIndex) -> bool {
+        if self.slot_owner[slot].is_some() {
+            return false;
+        }
+        self.node_mut(i).slots.set(slot, true);
+        self.slot_owner[slot] = Some(i);
+        true
+    }
+
+    /// Unassigns `slot` (Redis's `clusterDelSlot`); false if it had no owner.
+    pub fn del_slot(&mut self, slot: usize) -> bool {
+        let Some(owner) = self.slot_owner[slot].take() else {
+            return false;
+        };
+        self.node_mut(owner).slots.set(slot, false);
+        true
+    }
+
+    /// The master a node serves for: itself, or its master if that is known.
+    pub fn master_of(&self, i: NodeIndex) -> Option<NodeIndex> {
+        let node = self.node(i);
+        if node.is_master() {
+            return Some(i);
+        }
+        node.master_id
+            .as_deref()
+            .and_then(|m| self.lookup(m.as_bytes()))
+    }
+
+    /// Replicas of the master `i`.
+    pub fn replicas_of(&self, i: NodeIndex) -> Vec<NodeIndex> {
+        let id = &self.node(i).id;
+        self.iter()
+            .filter(|(_, n)| !n.is_master() && n.master_id.as_ref() == Some(id))
+            .map(|(j, _)| j)
+            .collect()
+    }
+
+    /// Recomputes cluster_state and cluster_size (Redis's `clusterUpdateState`).
+    pub fn update_state(&mut self, require_full_coverage: bool) {
+        let mut ok = true;
+        if require_full_coverage {
+            ok = self
+                .slot_owner
+                .iter()
+                .all(|o| o.is_some_and(|i| !self.node(i).is_failing()));
+        }
+        let serving: Vec<&ClusterNode> = self
+            .iter()
+            .map(|(_, n)| n)
+            .filter(|n| n.is_master() && !n.slots.is_empty())
+            .collect();
+        let size = serving.len();
+        let reachable = serving
+            .iter()
+            .filter(|n| !n.is_failing() && !n.is_pfailing())
+            .count();
+        self.size = size;
+        if reachable < size / 2 + 1 {
+            ok = false;
+        }
+        self.ok = ok;
+    }
+
+    /// Greatest config epoch of all nodes (Redis's `clusterGetMaxEpoch`).
+    pub fn max_epoch(&self) -> u64 {
+        self.iter()
+            .map(|(_, n)| n.config_epoch)
+            .fold(self.current_epoch, u64::max)
+    }
+}
+
+/// A fresh node id: 40 hex characters from the system's random source.
+pub fn random_node_id() -> String {
+    use std::io::Read;
+    let mut bytes = [0u8; 20];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+    if read.is_err() {
+        // Fallback: mix the clock and pid; ids only need to be unique, not secret.
+        let mut x = crate::clock::now_ms() ^ ((std::process::id() as u64) << 40);
+        for b in bytes.iter_mut() {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            *b = (x >> 56) as u8;
+        }
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
