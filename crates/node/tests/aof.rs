@@ -643,3 +643,24 @@ fn info_fields_match_redis() {
         text(&ours.conn().cmd(&["BGREWRITEAOF"]))
     );
 }
+
+#[test]
+fn keys_that_expired_while_down_stay_expired_after_replay() {
+    use common::{bulk, int, ok};
+    // SET + PEXPIRE + INCR are logged; the TTL passes while the node is down. Replay
+    // must not expire the key between PEXPIRE and INCR (which would let INCR recreate
+    // it without a TTL): like Redis, nothing expires during loading.
+    let dir = Dir::new("expired-while-down");
+    let node = Node::start(&dir, &["--appendfsync", "always"]);
+    let mut c = node.conn();
+    assert_eq!(c.cmd(&["SET", "k", "10"]), ok());
+    assert_eq!(c.cmd(&["PEXPIRE", "k", "300"]), int(1));
+    assert_eq!(c.cmd(&["INCR", "k"]), int(11));
+    assert_eq!(c.cmd(&["SET", "keep", "v"]), ok());
+    node.kill9();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let node = Node::start(&dir, &[]);
+    let mut c = node.conn();
+    assert_eq!(c.cmd(&["GET", "k"]), Frame::Null);
+    assert_eq!(c.cmd(&["GET", "keep"]), bulk("v"));
+}

@@ -157,12 +157,14 @@ fn expire_generic(ctx: &mut Ctx, args: &Args, basetime_now: bool, seconds: bool)
     let key = args.get(1);
     let current = db.expire_at(key).map(|t| t as i64);
     let changed = db.get(key).is_some() && cond.allow(current, when);
-    let past = when <= db.now_ms as i64;
+    // While the AOF loads, a time in the past is stored, not applied (Redis's
+    // checkAlreadyExpired): later logged writes replay onto the key as they happened.
+    let past = when <= db.now_ms as i64 && !db.loading;
     if changed {
         if past {
             db.remove(key);
         } else {
-            db.set_expire(key, when as u64);
+            db.set_expire(key, when.max(0) as u64);
         }
         db.modified(key);
     }

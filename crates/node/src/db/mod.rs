@@ -45,6 +45,10 @@ pub struct Db {
     /// When true, keys deleted by expiry are queued in `expired_keys` so they can be
     /// propagated as DELs (to the AOF and replicas).
     pub track_expired: bool,
+    /// True while the AOF is replayed: like Redis, nothing expires during loading, so
+    /// a logged write to a key whose TTL passed while the node was down replays onto
+    /// the key it was made on; expiry resumes once loading is done.
+    pub loading: bool,
     pub expired_keys: Vec<SmallBytes>,
     /// Reads that found / did not find their key (INFO keyspace_hits / misses).
     pub hits: u64,
@@ -86,7 +90,7 @@ impl Db {
 
     /// Removes `key` if its TTL has passed; true if it did.
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
-        if self.expires.is_empty() {
+        if self.expires.is_empty() || self.loading {
             return false;
         }
         match self.expires.get(key) {

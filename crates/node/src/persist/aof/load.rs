@@ -32,10 +32,13 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
     let manifest = Manifest::load(&dir, &manifest_name)?.unwrap_or_default();
     let started = Instant::now();
     let files: Vec<_> = manifest.replay_order().cloned().collect();
-    for (i, file) in files.iter().enumerate() {
+    set_loading(srv, true);
+    let loaded = files.iter().enumerate().try_for_each(|(i, file)| {
         let last = i + 1 == files.len();
-        load_file(srv, &dir, &file.name, last, truncated_ok)?;
-    }
+        load_file(srv, &dir, &file.name, last, truncated_ok)
+    });
+    set_loading(srv, false);
+    loaded?;
     if !files.is_empty() {
         tracing::info!(
             "DB loaded from append only file: {:.3} seconds",
@@ -50,6 +53,12 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
         f.manifest = manifest;
     }
     open_for_append(srv)
+}
+
+fn set_loading(srv: &Server, on: bool) {
+    for db in &srv.dbs {
+        db.borrow_mut().loading = on;
+    }
 }
 
 /// Replays one file. Only the last file may end torn; its tail is cut off.
