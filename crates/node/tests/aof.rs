@@ -557,7 +557,7 @@ fn bgrewriteaof_shrinks_files_and_data_survives() {
     let manifest = std::fs::read_to_string(dir.aof().join("appendonly.aof.manifest")).unwrap();
     assert_eq!(
         manifest,
-        "file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        "file appendonly.aof.2.base.rdb seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
     );
     node.kill9();
     let node = Node::start(&dir, &[]);
@@ -607,7 +607,7 @@ fn config_set_appendonly_at_runtime() {
     let manifest = std::fs::read_to_string(dir.aof().join("appendonly.aof.manifest")).unwrap();
     assert_eq!(
         manifest,
-        "file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
+        "file appendonly.aof.1.base.rdb seq 1 type b\nfile appendonly.aof.1.incr.aof seq 1 type i\n"
     );
     let before = dump(&mut c);
     node.kill9();
@@ -663,4 +663,31 @@ fn keys_that_expired_while_down_stay_expired_after_replay() {
     let mut c = node.conn();
     assert_eq!(c.cmd(&["GET", "k"]), Frame::Null);
     assert_eq!(c.cmd(&["GET", "keep"]), bulk("v"));
+}
+
+#[test]
+fn base_is_a_snapshot_by_default_and_commands_without_preamble() {
+    for (preamble, ext) in [("yes", "rdb"), ("no", "aof")] {
+        let dir = Dir::new(&format!("preamble-{preamble}"));
+        let node = Node::start(&dir, &["--aof-use-rdb-preamble", preamble]);
+        let mut c = node.conn();
+        for i in 0..200 {
+            c.cmd(&["RPUSH", "l", &i.to_string()]);
+            c.cmd(&["HSET", "h", &format!("f{i}"), "v"]);
+        }
+        c.cmd(&["SET", "ttl", "v", "PX", "100000"]);
+        c.cmd(&["BGREWRITEAOF"]);
+        node.wait_rewrite_done();
+        c.cmd(&["ZADD", "z", "1", "after-rewrite"]);
+        let before = dump(&mut c);
+        let manifest = std::fs::read_to_string(dir.aof().join("appendonly.aof.manifest")).unwrap();
+        assert!(
+            manifest.starts_with(&format!("file appendonly.aof.2.base.{ext} seq 2 type b")),
+            "{manifest}"
+        );
+        node.kill9();
+        let node = Node::start(&dir, &["--aof-use-rdb-preamble", preamble]);
+        let mut c = node.conn();
+        assert_eq!(dump(&mut c), before, "preamble {preamble}");
+    }
 }

@@ -1,5 +1,6 @@
-//! Writes a dataset image as commands (a base file): per key SET, RPUSH, SADD, HSET,
-//! ZADD or XADD in batches, then PEXPIREAT, the way Redis's `rewriteAppendOnlyFile` does.
+//! Writes a base file from a dataset image: a snapshot (the default, like Redis 7's RDB
+//! preamble) or commands — per key SET, RPUSH, SADD, HSET, ZADD or XADD in batches, then
+//! PEXPIREAT, the way Redis's `rewriteAppendOnlyFile` does.
 
 use std::io::Write;
 use std::path::Path;
@@ -110,12 +111,29 @@ pub fn write_image(w: &mut impl Write, image: &DatasetImage) -> std::io::Result<
     Ok(())
 }
 
-/// Writes `image` to `path` and fsyncs it; returns the file's size.
-pub fn write_base_file(path: &Path, image: &DatasetImage) -> anyhow::Result<u64> {
+/// Writes `image` to `path` and fsyncs it; returns the file's size. With
+/// `preamble` (`aof-use-rdb-preamble yes`, the default) the base is a snapshot in our
+/// snapshot format, as Redis 7 writes an RDB base; otherwise commands.
+pub fn write_base_file(path: &Path, image: &DatasetImage, preamble: bool) -> anyhow::Result<u64> {
     let file = std::fs::File::create(path)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, file);
-    write_image(&mut w, image)?;
+    if preamble {
+        w = crate::persist::snapshot::encode(image, w)?;
+    } else {
+        write_image(&mut w, image)?;
+    }
     let file = w.into_inner().map_err(|e| e.into_error())?;
     file.sync_all()?;
     Ok(file.metadata()?.len())
+}
+
+/// Whether new base files are snapshots (`aof-use-rdb-preamble`).
+pub fn preamble_enabled(srv: &crate::server::Server) -> bool {
+    srv.config.borrow().get("aof-use-rdb-preamble") != Some("no")
+}
+
+/// Whether a base file holds a snapshot rather than commands: its name ends in
+/// `.rdb`, as Redis names an RDB-preamble base.
+pub fn is_snapshot_base(name: &str) -> bool {
+    name.ends_with(".base.rdb")
 }

@@ -60,6 +60,27 @@ fn check(path: &Path, fix: bool) -> anyhow::Result<bool> {
     let files = files_of(path)?;
     for (i, file) in files.iter().enumerate() {
         let last = i + 1 == files.len();
+        let file_name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if super::base::is_snapshot_base(&file_name) {
+            // A snapshot base is checked as a snapshot; it is followed by the
+            // incremental files, so it is never cut.
+            let report = crate::persist::snapshot::check::check(file)?;
+            match report.error {
+                None => println!(
+                    "RDB preamble of AOF {} is valid ({} keys)",
+                    file.display(),
+                    report.keys
+                ),
+                Some(e) => {
+                    println!("RDB preamble of AOF {} is not valid: {e}", file.display());
+                    return Ok(false);
+                }
+            }
+            continue;
+        }
         let scan = scan_file(file, |_| Ok(()))?;
         let name = file.display();
         let Some(problem) = scan.problem else {

@@ -73,6 +73,11 @@ fn load_file(
     if !path.exists() {
         bail!("The AOF file {name} doesn't exist");
     }
+    if base::is_snapshot_base(name) {
+        let (keys, _) = crate::persist::snapshot::load_into(srv, &path, false)?;
+        tracing::info!("Loaded the AOF base snapshot {name}: {keys} keys");
+        return Ok(());
+    }
     let mut loader = Loader::new(srv);
     let scan = scan_file(&path, |commands| loader.run(commands, name))?;
     match scan.problem {
@@ -168,10 +173,12 @@ fn open_for_append(srv: &Server) -> anyhow::Result<()> {
     let mut manifest = files.manifest.clone();
     let mut changed = false;
     if manifest.base.is_none() && manifest.incrs.is_empty() {
-        let base_file = manifest.install_base(&prefix, 0);
+        let preamble = base::preamble_enabled(srv);
+        let base_file = manifest.install_base(&prefix, 0, preamble);
         base::write_base_file(
             &files.dir.join(&base_file.name),
             &crate::persist::capture(srv),
+            preamble,
         )?;
         tracing::info!("Creating AOF base file {} on server start", base_file.name);
         changed = true;

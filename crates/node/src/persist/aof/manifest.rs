@@ -98,12 +98,19 @@ impl Manifest {
         self.base.iter().chain(&self.incrs)
     }
 
-    /// Registers a new base file `<prefix>.<seq>.base.aof`; the previous base and
-    /// every incremental file before `keep_incrs_from` become history.
-    pub fn install_base(&mut self, prefix: &str, keep_incrs_from: usize) -> AofFile {
+    /// Registers a new base file `<prefix>.<seq>.base.rdb` (a snapshot) or
+    /// `.base.aof` (commands); the previous base and every incremental file before
+    /// `keep_incrs_from` become history.
+    pub fn install_base(
+        &mut self,
+        prefix: &str,
+        keep_incrs_from: usize,
+        snapshot: bool,
+    ) -> AofFile {
         self.base_seq += 1;
+        let ext = if snapshot { "rdb" } else { "aof" };
         let base = AofFile {
-            name: format!("{prefix}.{}.base.aof", self.base_seq),
+            name: format!("{prefix}.{}.base.{ext}", self.base_seq),
             seq: self.base_seq,
             kind: FileType::Base,
         };
@@ -216,7 +223,7 @@ mod tests {
     #[test]
     fn round_trip_and_rewrite() {
         let mut m = Manifest::default();
-        m.install_base("appendonly.aof", 0);
+        m.install_base("appendonly.aof", 0, false);
         m.add_incr("appendonly.aof");
         assert_eq!(
             m.render(),
@@ -224,7 +231,7 @@ mod tests {
         );
         assert_eq!(Manifest::parse(&m.render()).unwrap(), m);
         m.add_incr("appendonly.aof");
-        m.install_base("appendonly.aof", 1);
+        m.install_base("appendonly.aof", 1, false);
         assert_eq!(
             m.render(),
             "file appendonly.aof.2.base.aof seq 2 type b\n\

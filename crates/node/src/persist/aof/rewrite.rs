@@ -32,6 +32,8 @@ pub struct Job {
     temp_base: PathBuf,
     /// Incremental files (from the start of the manifest's list) the new base covers.
     covered_incrs: usize,
+    /// Whether the new base is a snapshot (`.base.rdb`) or commands (`.base.aof`).
+    snapshot_base: bool,
     /// Set when the AOF was switched off meanwhile: the result is thrown away.
     abandoned: bool,
 }
@@ -96,9 +98,10 @@ pub fn start(srv: &Server) -> anyhow::Result<()> {
         .dir
         .join(format!("temp-rewriteaof-bg-{}.aof", std::process::id()));
     let path = temp_base.clone();
+    let preamble = base::preamble_enabled(srv);
     let thread = std::thread::Builder::new()
         .name("aof-rewrite".into())
-        .spawn(move || base::write_base_file(&path, &image))?;
+        .spawn(move || base::write_base_file(&path, &image, preamble))?;
     tracing::info!("Background append only file rewriting started");
     aof.rewrite_scheduled.set(false);
     *aof.rewrite.borrow_mut() = Some(Job {
@@ -106,6 +109,7 @@ pub fn start(srv: &Server) -> anyhow::Result<()> {
         started: Instant::now(),
         temp_base,
         covered_incrs,
+        snapshot_base: preamble,
         abandoned: false,
     });
     Ok(())
@@ -204,7 +208,7 @@ fn install(srv: &Server, job: &Job, base_size: u64) -> anyhow::Result<()> {
     let mut files = aof.files.borrow_mut();
     let mut manifest = files.manifest.clone();
     let prefix = files.prefix.clone();
-    let base = manifest.install_base(&prefix, job.covered_incrs);
+    let base = manifest.install_base(&prefix, job.covered_incrs, job.snapshot_base);
     std::fs::rename(&job.temp_base, files.dir.join(&base.name))?;
     tracing::info!(
         "Successfully renamed the temporary AOF base file {} into {}",

@@ -306,6 +306,28 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
         return Ok(());
     }
     let started = Instant::now();
+    let (loaded, expired) = load_into(srv, &path, true)?;
+    let mut st = srv.snapshot.borrow_mut();
+    st.loaded_keys = loaded;
+    st.expired_on_load = expired;
+    tracing::info!("Done loading snapshot, keys loaded: {loaded}, keys expired: {expired}.");
+    tracing::info!(
+        "DB loaded from disk: {:.3} seconds",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Loads the snapshot file at `path` into the (empty) databases; returns (loaded,
+/// expired) key counts. `skip_expired` leaves out keys whose TTL has passed (a
+/// snapshot on its own); an AOF base keeps them, since later AOF records replay onto
+/// them as they happened (Redis's RDB preamble is loaded the same way).
+pub fn load_into(
+    srv: &Server,
+    path: &std::path::Path,
+    skip_expired: bool,
+) -> anyhow::Result<(u64, u64)> {
+    let path = path.to_path_buf();
     let now = crate::clock::now_ms();
     let (mut loaded, mut expired) = (0u64, 0u64);
     let databases = srv.dbs.len();
@@ -324,7 +346,7 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
             }
             Item::Key(entry) => entry,
         };
-        if at.is_some_and(|t| t <= now) {
+        if skip_expired && at.is_some_and(|t| t <= now) {
             expired += 1;
             return Ok(());
         }
@@ -343,15 +365,7 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
             shown.display()
         );
     }
-    let mut st = srv.snapshot.borrow_mut();
-    st.loaded_keys = loaded;
-    st.expired_on_load = expired;
-    tracing::info!("Done loading snapshot, keys loaded: {loaded}, keys expired: {expired}.");
-    tracing::info!(
-        "DB loaded from disk: {:.3} seconds",
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    Ok((loaded, expired))
 }
 
 /// Saves on shutdown when asked to (SHUTDOWN SAVE), or by default when save points
