@@ -199,3 +199,51 @@ fn three_masters_no_replicas() {
     assert_eq!(pids.len(), 3);
     assert_down(&c, &pids);
 }
+
+#[test]
+fn foreground_stops_all_nodes_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let c = TestCluster::new(3);
+    let mut child = Command::new(BIN)
+        .args([
+            "cluster",
+            "up",
+            "--foreground",
+            "--masters",
+            "3",
+            "--replicas",
+            "0",
+        ])
+        .args([
+            "--base-port",
+            &c.base.to_string(),
+            "--node-binary",
+            "redis-server",
+            "--dir",
+        ])
+        .arg(&c.dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("spawn rustidocs");
+    // The endpoint lines come once the cluster is ok.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("endpoint line").unwrap();
+    assert_eq!(first, format!("127.0.0.1:{} master", c.base));
+    let pids = c.pids();
+    assert_eq!(pids.len(), 3);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "--foreground must stay"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(child.wait().unwrap().success());
+    assert!(c.pids().is_empty(), "pid files left");
+    assert!(pids.iter().all(|p| !alive(*p)), "nodes still running");
+}
