@@ -32,7 +32,8 @@ pub fn resolve_node_binary(flag: Option<PathBuf>) -> Result<PathBuf> {
 /// A path with a directory part is taken as is; a bare name is looked up on PATH.
 fn which(p: &Path) -> Option<PathBuf> {
     if p.components().count() > 1 {
-        return p.is_file().then(|| p.to_path_buf());
+        // Absolute: nodes run in their own directories.
+        return p.is_file().then(|| p.canonicalize().ok()).flatten();
     }
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)

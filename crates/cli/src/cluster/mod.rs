@@ -156,11 +156,20 @@ impl NodeLine {
     }
 }
 
-pub fn cluster_nodes(conn: &mut redis::Connection) -> Result<Vec<NodeLine>> {
+/// CLUSTER NODES of the node at `addr`. A node that has not met another yet does not
+/// know its own IP (`:7000`); it is filled in from `addr`.
+pub fn cluster_nodes(conn: &mut redis::Connection, addr: &str) -> Result<Vec<NodeLine>> {
     let text: String = redis::cmd("CLUSTER").arg("NODES").query(conn)?;
+    let host = addr.rsplit_once(':').map_or("", |(h, _)| h);
     text.lines()
         .filter(|l| !l.trim().is_empty())
-        .map(parse_node_line)
+        .map(|l| {
+            let mut n = parse_node_line(l)?;
+            if n.addr.starts_with(':') {
+                n.addr.insert_str(0, host);
+            }
+            Ok(n)
+        })
         .collect()
 }
 

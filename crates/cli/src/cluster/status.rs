@@ -73,8 +73,8 @@ fn gather(endpoints: &[String]) -> Report {
     };
     for ep in endpoints {
         if r.source.is_none() {
-            let seen =
-                connect(ep).and_then(|mut c| Ok((cluster_info(&mut c)?, cluster_nodes(&mut c)?)));
+            let seen = connect(ep)
+                .and_then(|mut c| Ok((cluster_info(&mut c)?, cluster_nodes(&mut c, ep)?)));
             if let Ok((info, nodes)) = seen {
                 r.source = Some(ep.clone());
                 r.info = info;

@@ -112,7 +112,11 @@ fn plan(layout: &Layout, a: &UpArgs) -> Result<Record> {
         ports: (base..=last as u16).collect(),
         masters,
         replicas,
-        node_binary: a.node_binary.clone(),
+        node_binary: a
+            .node_binary
+            .clone()
+            .map(|b| process::resolve_node_binary(Some(b)))
+            .transpose()?,
     };
     for &port in &r.ports {
         layout.write_node_conf(&NodeConf {
@@ -325,7 +329,7 @@ fn check_all_known(addrs: &[String]) -> Result<(), String> {
 
 fn node_view(addr: &str) -> Result<Vec<NodeLine>, String> {
     connect(addr)
-        .and_then(|mut c| cluster_nodes(&mut c))
+        .and_then(|mut c| cluster_nodes(&mut c, addr))
         .map_err(|e| format!("{addr}: {e:#}"))
 }
 
