@@ -26,6 +26,8 @@ pub struct StatusArgs {
 struct Report {
     source: Option<String>,
     unreachable: Vec<String>,
+    /// Why the last endpoint tried did not answer, for when none did.
+    last_error: Option<String>,
     info: HashMap<String, String>,
     nodes: Vec<NodeLine>,
 }
@@ -68,6 +70,7 @@ fn gather(endpoints: &[String]) -> Report {
     let mut r = Report {
         source: None,
         unreachable: Vec::new(),
+        last_error: None,
         info: HashMap::new(),
         nodes: Vec::new(),
     };
@@ -75,11 +78,14 @@ fn gather(endpoints: &[String]) -> Report {
         if r.source.is_none() {
             let seen = connect(ep)
                 .and_then(|mut c| Ok((cluster_info(&mut c)?, cluster_nodes(&mut c, ep)?)));
-            if let Ok((info, nodes)) = seen {
-                r.source = Some(ep.clone());
-                r.info = info;
-                r.nodes = nodes;
-                continue;
+            match seen {
+                Ok((info, nodes)) => {
+                    r.source = Some(ep.clone());
+                    r.info = info;
+                    r.nodes = nodes;
+                    continue;
+                }
+                Err(e) => r.last_error = Some(format!("{e:#}")),
             }
         } else if ping(ep) {
             continue;
@@ -91,7 +97,8 @@ fn gather(endpoints: &[String]) -> Report {
 
 fn verdict(r: &Report) -> (Health, Vec<String>) {
     if r.source.is_none() {
-        return (Health::Down, vec!["no node answered".into()]);
+        let why = r.last_error.as_deref().unwrap_or("no endpoints");
+        return (Health::Down, vec![format!("no node answered ({why})")]);
     }
     let mut problems: Vec<String> = r
         .unreachable
@@ -214,4 +221,47 @@ fn sorted(nodes: &[NodeLine]) -> Vec<&NodeLine> {
         (host.to_string(), port.parse::<u16>().unwrap_or(0))
     });
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::parse_node_line;
+
+    fn report(state: &str, lines: &[&str]) -> Report {
+        Report {
+            source: Some("127.0.0.1:7000".into()),
+            unreachable: Vec::new(),
+            last_error: None,
+            info: HashMap::from([("cluster_state".to_string(), state.to_string())]),
+            nodes: lines.iter().map(|l| parse_node_line(l).unwrap()).collect(),
+        }
+    }
+
+    const A: &str = "a 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-8191";
+    const B: &str = "b 127.0.0.1:7001@17001 master - 0 0 2 connected 8192-16383";
+
+    #[test]
+    fn healthy_when_ok_and_covered() {
+        assert_eq!(verdict(&report("ok", &[A, B])).0, Health::Healthy);
+    }
+
+    #[test]
+    fn degraded_when_a_node_fails_or_slots_are_missing() {
+        let pfail = "b 127.0.0.1:7001@17001 master,fail? - 0 0 2 connected 8192-16383";
+        let (h, problems) = verdict(&report("ok", &[A, pfail]));
+        assert_eq!(h, Health::Degraded);
+        assert_eq!(problems, vec!["127.0.0.1:7001 is fail?"]);
+        let (h, problems) = verdict(&report("ok", &[A]));
+        assert_eq!(h, Health::Degraded);
+        assert_eq!(problems, vec!["8192 slots not served"]);
+    }
+
+    #[test]
+    fn down_when_state_fails_or_nobody_answers() {
+        assert_eq!(verdict(&report("fail", &[A])).0, Health::Down);
+        let mut r = report("ok", &[]);
+        r.source = None;
+        assert_eq!(verdict(&r).0, Health::Down);
+    }
 }
