@@ -1,0 +1,44 @@
+//! `rustidocs`: the command line. Today it runs a local cluster of `rustidocs-node`
+//! processes (`cluster up|status|down`); document commands come later.
+
+mod cluster;
+mod layout;
+mod process;
+
+use clap::{Parser, Subcommand};
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+#[derive(Debug, Parser)]
+#[command(name = "rustidocs", version, about = "RustiDocs command line")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Run and inspect a cluster of rustidocs-node processes.
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCmd),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("RUSTIDOCS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .with_target(false)
+        .init();
+    let result = match Cli::parse().cmd {
+        Cmd::Cluster(c) => cluster::run(c),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        ExitCode::FAILURE
+    })
+}
