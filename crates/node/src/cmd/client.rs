@@ -11,23 +11,11 @@ use crate::server::Server;
 
 const BASE: Flags = Flags::NOSCRIPT.with(Flags::LOADING).with(Flags::STALE);
 const ADMIN: Flags = BASE.with(Flags::ADMIN);
-const CONN: &[&str] = &["connection"];
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler)
-        .acl(CONN)
-        .doc("connection", since, summary)
-}
+super::table::family_spec!(, "connection", "connection");
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    sub(
+    spec(
         "id",
         2,
         BASE,
@@ -35,7 +23,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "5.0.0",
         "Returns the client ID for the current connection",
     ),
-    sub(
+    spec(
         "setname",
         3,
         BASE,
@@ -43,7 +31,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.6.9",
         "Set the current connection name",
     ),
-    sub(
+    spec(
         "getname",
         2,
         BASE,
@@ -51,7 +39,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.6.9",
         "Get the current connection name",
     ),
-    sub(
+    spec(
         "list",
         -2,
         ADMIN,
@@ -59,7 +47,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.4.0",
         "Get the list of client connections",
     ),
-    sub(
+    spec(
         "info",
         2,
         BASE,
@@ -67,7 +55,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Returns information about the current client connection.",
     ),
-    sub(
+    spec(
         "kill",
         -3,
         ADMIN,
@@ -75,7 +63,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.4.0",
         "Kill the connection of a client",
     ),
-    sub(
+    spec(
         "setinfo",
         4,
         BASE,
@@ -83,7 +71,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "7.2.0",
         "Set client or connection specific info",
     ),
-    sub(
+    spec(
         "no-evict",
         3,
         ADMIN,
@@ -91,7 +79,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Set client eviction mode for the current connection",
     ),
-    sub(
+    spec(
         "reply",
         3,
         BASE,
@@ -99,7 +87,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.2.0",
         "Instruct the server whether to reply to commands",
     ),
-    sub(
+    spec(
         "pause",
         -3,
         ADMIN,
@@ -107,7 +95,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.9.50",
         "Stop processing commands from clients for some time",
     ),
-    sub(
+    spec(
         "unpause",
         2,
         ADMIN,
@@ -115,7 +103,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "6.2.0",
         "Resume processing of clients that were paused",
     ),
-    sub(
+    spec(
         "getredir",
         2,
         BASE,
@@ -123,7 +111,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "6.0.0",
         "Get tracking notifications redirection client ID if any",
     ),
-    sub(
+    spec(
         "help",
         2,
         Flags::LOADING.with(Flags::STALE),

@@ -14,19 +14,10 @@ const STALE: Flags = Flags::STALE;
 const ADMIN: Flags = Flags::ADMIN.with(Flags::STALE);
 const CONN: Flags = Flags::FAST.with(Flags::LOADING).with(Flags::STALE);
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler).doc("cluster", since, summary)
-}
+super::table::family_spec!(, "cluster");
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    sub(
+    spec(
         "addslots",
         -3,
         ADMIN,
@@ -34,7 +25,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Assigns new hash slots to a node",
     ),
-    sub(
+    spec(
         "addslotsrange",
         -4,
         ADMIN,
@@ -42,7 +33,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Assigns new hash slot ranges to a node",
     ),
-    sub(
+    spec(
         "bumpepoch",
         2,
         ADMIN,
@@ -50,7 +41,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Advances the cluster config epoch",
     ),
-    sub(
+    spec(
         "count-failure-reports",
         3,
         ADMIN,
@@ -58,7 +49,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Returns the number of active failure reports active for a node",
     ),
-    sub(
+    spec(
         "countkeysinslot",
         3,
         STALE,
@@ -66,7 +57,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Returns the number of keys in a hash slot",
     ),
-    sub(
+    spec(
         "delslots",
         -3,
         ADMIN,
@@ -74,7 +65,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Sets hash slots as unbound for a node",
     ),
-    sub(
+    spec(
         "delslotsrange",
         -4,
         ADMIN,
@@ -82,7 +73,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Sets hash slot ranges as unbound for a node",
     ),
-    sub(
+    spec(
         "flushslots",
         2,
         ADMIN,
@@ -90,7 +81,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Deletes all slots information from a node",
     ),
-    sub(
+    spec(
         "forget",
         3,
         ADMIN,
@@ -98,7 +89,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Removes a node from the nodes table",
     ),
-    sub(
+    spec(
         "getkeysinslot",
         4,
         STALE,
@@ -106,7 +97,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Returns the key names in a hash slot",
     ),
-    sub(
+    spec(
         "help",
         2,
         Flags::LOADING.with(STALE),
@@ -114,7 +105,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "5.0.0",
         "Returns helpful text about the different subcommands",
     ),
-    sub(
+    spec(
         "info",
         2,
         STALE,
@@ -122,7 +113,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Returns information about the state of a node",
     ),
-    sub(
+    spec(
         "keyslot",
         3,
         STALE,
@@ -130,7 +121,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Returns the hash slot for a key",
     ),
-    sub(
+    spec(
         "links",
         2,
         STALE,
@@ -138,7 +129,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Returns a list of all TCP links to and from peer nodes",
     ),
-    sub(
+    spec(
         "meet",
         -4,
         ADMIN,
@@ -146,8 +137,8 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Forces a node to handshake with another node",
     ),
-    sub("myid", 2, STALE, myid, "3.0.0", "Returns the ID of a node"),
-    sub(
+    spec("myid", 2, STALE, myid, "3.0.0", "Returns the ID of a node"),
+    spec(
         "nodes",
         2,
         STALE,
@@ -155,7 +146,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Returns the cluster configuration for a node",
     ),
-    sub(
+    spec(
         "replicas",
         3,
         ADMIN,
@@ -163,8 +154,8 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "5.0.0",
         "Lists the replica nodes of a master node",
     ),
-    sub("reset", -2, ADMIN, admin::reset, "3.0.0", "Resets a node"),
-    sub(
+    spec("reset", -2, ADMIN, admin::reset, "3.0.0", "Resets a node"),
+    spec(
         "saveconfig",
         2,
         ADMIN,
@@ -172,7 +163,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Forces a node to save the cluster configuration to disk",
     ),
-    sub(
+    spec(
         "set-config-epoch",
         3,
         ADMIN,
@@ -180,7 +171,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Sets the configuration epoch for a new node",
     ),
-    sub(
+    spec(
         "setslot",
         -4,
         ADMIN,
@@ -188,7 +179,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Binds a hash slot to a node",
     ),
-    sub(
+    spec(
         "shards",
         2,
         STALE,
@@ -196,7 +187,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "Returns the mapping of cluster slots to shards",
     ),
-    sub(
+    spec(
         "slaves",
         3,
         ADMIN,
@@ -204,7 +195,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Lists the replica nodes of a master node",
     ),
-    sub(
+    spec(
         "slots",
         2,
         STALE,

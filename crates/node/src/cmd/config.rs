@@ -12,19 +12,10 @@ const ADMIN: Flags = Flags::ADMIN
     .with(Flags::LOADING)
     .with(Flags::STALE);
 
-const fn sub(
-    name: &'static str,
-    arity: i32,
-    flags: Flags,
-    handler: super::Handler,
-    since: &'static str,
-    summary: &'static str,
-) -> CommandSpec {
-    CommandSpec::new(name, arity, flags, handler).doc("server", since, summary)
-}
+super::table::family_spec!(, "server");
 
 const SUBCOMMANDS: &[CommandSpec] = &[
-    sub(
+    spec(
         "get",
         -3,
         ADMIN,
@@ -32,7 +23,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Get the values of configuration parameters",
     ),
-    sub(
+    spec(
         "set",
         -4,
         ADMIN,
@@ -40,7 +31,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Set configuration parameters to the given values",
     ),
-    sub(
+    spec(
         "resetstat",
         2,
         ADMIN,
@@ -48,7 +39,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "Reset the stats returned by INFO",
     ),
-    sub(
+    spec(
         "rewrite",
         2,
         ADMIN,
@@ -56,7 +47,7 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "2.8.0",
         "Rewrite the configuration file with the in memory configuration",
     ),
-    sub(
+    spec(
         "help",
         2,
         Flags::LOADING.with(Flags::STALE),
