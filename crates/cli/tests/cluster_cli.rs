@@ -97,13 +97,14 @@ impl Drop for TestCluster {
     }
 }
 
-/// A random base port in 20000..39000 whose node and bus ports (+10000) are all free.
+/// A random base port in 10000..22000 whose node and bus ports (+10000) are all free;
+/// both stay below Linux's ephemeral range (32768+), where client sockets take ports.
 fn free_base(nodes: u16) -> u16 {
     let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
     for attempt in 0u64.. {
         let mut h = RandomState::new().build_hasher();
         h.write_u64(attempt ^ u64::from(std::process::id()));
-        let base = 20000 + (h.finish() % (39000 - 20000 - u64::from(nodes))) as u16;
+        let base = 10000 + (h.finish() % (22000 - 10000 - u64::from(nodes))) as u16;
         if (base..base + nodes).all(|p| free(p) && free(p + 10000)) {
             return base;
         }

@@ -20,17 +20,24 @@ pub fn node_binary() -> PathBuf {
 
 /// A free port below 50000 (so port+10000 stays valid for a cluster bus later).
 pub fn free_port() -> u16 {
+    // Ports 10000..22767 (bus ports +10000 up to 32767) stay below Linux's ephemeral
+    // range (32768+), where the kernel picks client sockets' local ports: a port found
+    // free there could be taken by any outgoing connection before the server binds it.
+    const LOW: u16 = 10000;
+    const HIGH: u16 = 22767;
     static NEXT: AtomicU16 = AtomicU16::new(0);
     if NEXT.load(Ordering::Relaxed) == 0 {
-        let seed =
-            (std::process::id() as u64 * 7919 + Instant::now().elapsed().as_nanos() as u64) % 20000;
-        let _ = NEXT.compare_exchange(0, 20000 + seed as u16, Ordering::Relaxed, Ordering::Relaxed);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos() as u64);
+        let seed = (std::process::id() as u64 * 7919 + nanos) % u64::from(HIGH - LOW);
+        let _ = NEXT.compare_exchange(0, LOW + seed as u16, Ordering::Relaxed, Ordering::Relaxed);
     }
     loop {
         let p = NEXT.fetch_add(1, Ordering::Relaxed);
-        let p = if p >= 49000 {
-            NEXT.store(20000, Ordering::Relaxed);
-            20000
+        let p = if p >= HIGH {
+            NEXT.store(LOW + 1, Ordering::Relaxed);
+            LOW
         } else {
             p
         };
@@ -69,12 +76,25 @@ impl Server {
     }
 
     pub fn start_kind(kind: Kind, extra: &[&str]) -> Server {
-        Self::start_on(kind, free_port(), extra)
+        // Another test process may bind the port we found free before our server
+        // does; then our server exits and we try another port.
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            match Self::try_start_on(kind, free_port(), extra) {
+                Ok(server) => return server,
+                Err(e) => last_error = e,
+            }
+        }
+        panic!("{kind:?} server did not start: {last_error}");
     }
 
     /// Like [`Server::start_kind`] on a given port (to restart a node where it was, or
     /// when other nodes must know the port in advance).
     pub fn start_on(kind: Kind, port: u16, extra: &[&str]) -> Server {
+        Self::try_start_on(kind, port, extra).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start_on(kind: Kind, port: u16, extra: &[&str]) -> Result<Server, String> {
         let dir =
             std::env::temp_dir().join(format!("rustidocs-test-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -105,38 +125,50 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
-        let server = Server {
+        let mut server = Server {
             kind,
             port,
             dir,
             child,
         };
-        server.wait_ready();
-        server
+        server.wait_ready()?;
+        Ok(server)
     }
 
-    fn wait_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+    /// Waits until the server answers, and checks that the process answering is ours
+    /// (its `process_id`), not another test's server that got the port first.
+    fn wait_ready(&mut self) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let pid = self.child.id().to_string();
         while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(format!(
+                    "{:?} server on port {} exited: {status}",
+                    self.kind, self.port
+                ));
+            }
             if let Ok(mut c) = Conn::try_connect(self.port) {
-                // A server that still loads answers -LOADING; wait for a real PONG.
-                if let Ok(Frame::Simple(s)) = c.try_cmd(&["PING"]) {
-                    if s == b"PONG" {
-                        return;
+                match c.try_cmd(&["INFO", "server"]) {
+                    Ok(Frame::Bulk(info)) | Ok(Frame::Verbatim(info)) => {
+                        let text = String::from_utf8_lossy(&info);
+                        if text
+                            .lines()
+                            .any(|l| l.trim() == format!("process_id:{pid}"))
+                        {
+                            return Ok(());
+                        }
                     }
-                }
-                if let Ok(Frame::Error(e)) = c.try_cmd(&["PING"]) {
-                    if e.starts_with(b"NOAUTH") {
-                        return;
-                    }
+                    // Started with a password: it answers, and only our child can.
+                    Ok(Frame::Error(e)) if e.starts_with(b"NOAUTH") => return Ok(()),
+                    _ => {}
                 }
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!(
+        Err(format!(
             "{:?} server on port {} did not become ready",
             self.kind, self.port
-        );
+        ))
     }
 
     pub fn conn(&self) -> Conn {
@@ -364,7 +396,29 @@ impl Differential {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
         {
             let words: Vec<&str> = line.split_whitespace().collect();
-            self.check(&words);
+            match words[0].to_ascii_uppercase().as_str() {
+                // Remaining time depends on when each server ran the command: a stall
+                // of the machine between two commands may move it by a unit.
+                "TTL" => self.check_close(&words, 1),
+                "PTTL" => self.check_close(&words, 1000),
+                _ => {
+                    self.check(&words);
+                }
+            }
+        }
+    }
+
+    /// Like `check`, but integer replies may differ by up to `tolerance`.
+    pub fn check_close(&mut self, args: &[&str], tolerance: i64) {
+        let (fa, fb) = (self.a.cmd(args), self.b.cmd(args));
+        match (&fa, &fb) {
+            (Frame::Integer(x), Frame::Integer(y)) if *x >= 0 && *y >= 0 => {
+                assert!((x - y).abs() <= tolerance, "{args:?}: ours {x}, redis {y}")
+            }
+            _ => assert_eq!(
+                fa, fb,
+                "reply differs for {args:?} (left: ours, right: redis)"
+            ),
         }
     }
 
