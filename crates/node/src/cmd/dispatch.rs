@@ -237,6 +237,10 @@ fn execute_checked(
         );
         return None;
     }
+    if let Some(e) = crate::repl::check_command(srv, client, spec) {
+        reject(srv, client, out, e);
+        return None;
+    }
     if let Some(multi) = client.multi.as_mut().filter(|_| !runs_inside_multi(cmd)) {
         multi.queued.push(args.to_owned());
         client.shared.in_multi.set(multi.queued.len() as i64);

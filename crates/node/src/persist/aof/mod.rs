@@ -30,7 +30,7 @@ use crate::server::Server;
 use manifest::Manifest;
 
 pub use load::load_at_start;
-pub use rewrite::{bgrewriteaof, COMMANDS};
+pub use rewrite::{bgrewriteaof, start as start_rewrite, COMMANDS};
 
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
