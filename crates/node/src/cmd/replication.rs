@@ -102,7 +102,7 @@ fn replicaof(ctx: &mut Ctx, args: &Args) -> CmdResult {
 }
 
 fn replconf(ctx: &mut Ctx, args: &Args) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::Syntax);
     }
     for i in (1..args.len()).step_by(2) {
