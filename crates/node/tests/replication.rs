@@ -460,3 +460,67 @@ fn restarted_replica_continues_from_its_saved_offset() {
     assert_eq!(field(&mut m, "stats", "sync_full"), "1");
     assert_eq!(field(&mut m, "stats", "sync_partial_ok"), "1");
 }
+
+#[test]
+fn cluster_replicate_follows_the_named_master() {
+    let dir = Dir(std::env::temp_dir().join(format!(
+        "rustidocs-repl-cluster-{}-{}",
+        std::process::id(),
+        common::free_port()
+    )));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let (pa, pb) = (common::free_port(), common::free_port());
+    let (a_id, b_id) = ("a".repeat(40), "b".repeat(40));
+    let line = |id: &str, port: u16, me: bool, slots: &str| {
+        let flags = if me { "myself,master" } else { "master" };
+        format!(
+            "{id} 127.0.0.1:{port}@{} {flags} - 0 0 1 connected {slots}\n",
+            port + 10000
+        )
+    };
+    let vars = "vars currentEpoch 1 lastVoteEpoch 0\n";
+    let conf_a = line(&a_id, pa, true, "0-16383") + &line(&b_id, pb, false, "") + vars;
+    let conf_b = line(&a_id, pa, false, "0-16383") + &line(&b_id, pb, true, "") + vars;
+    let (fa, fb) = (dir.0.join("a.conf"), dir.0.join("b.conf"));
+    std::fs::write(&fa, conf_a).unwrap();
+    std::fs::write(&fb, conf_b).unwrap();
+    let start = |port, file: &PathBuf| {
+        let file = file.display().to_string();
+        let args = ["--cluster-enabled", "yes", "--cluster-config-file", &file];
+        Server::start_on(common::Kind::Ours, port, &args)
+    };
+    let (a, b) = (start(pa, &fa), start(pb, &fb));
+    let (mut ac, mut bc) = (a.conn(), b.conn());
+    ac.cmd(&["SET", "k", "v"]);
+    assert_eq!(
+        bc.cmd(&["CLUSTER", "REPLICATE", &b_id]),
+        common::err("ERR Can't replicate myself")
+    );
+    assert_eq!(
+        bc.cmd(&["CLUSTER", "REPLICATE", "nosuch"]),
+        common::err("ERR Unknown node nosuch")
+    );
+    assert_eq!(
+        bc.cmd(&["REPLICAOF", "127.0.0.1", &pa.to_string()]),
+        common::err("ERR REPLICAOF not allowed in cluster mode.")
+    );
+    assert_eq!(bc.cmd(&["CLUSTER", "REPLICATE", &a_id]), common::ok());
+    wait_link_up(&b);
+    wait_caught_up(&a, &b);
+    assert_eq!(bc.cmd(&["READONLY"]), common::ok());
+    assert_eq!(bc.cmd(&["GET", "k"]), bulk("v"));
+    let Frame::Array(replicas) = bc.cmd(&["CLUSTER", "REPLICAS", &a_id]) else {
+        panic!("CLUSTER REPLICAS")
+    };
+    assert_eq!(replicas.len(), 1);
+    assert!(text(replicas[0].clone()).contains(&format!("slave {a_id}")));
+    let Frame::Array(role) = bc.cmd(&["ROLE"]) else {
+        panic!("ROLE")
+    };
+    assert_eq!(role[0], bulk("slave"));
+    // The role survives a restart through nodes.conf.
+    drop(bc);
+    drop(b);
+    let b = start(pb, &fb);
+    wait_link_up(&b);
+}

@@ -241,12 +241,34 @@ fn kill_master_clients(srv: &Server) {
 pub fn start(srv: &Rc<Server>) {
     tokio::task::spawn_local(supervise(srv.clone()));
     saved::restore(srv);
+    if let Some(cluster) = &srv.cluster {
+        follow_cluster_role(srv, &cluster.borrow());
+    }
     let target = srv.config.borrow().get("replicaof").map(str::to_string);
     if let Some(words) = target {
         let mut it = words.split_whitespace();
         if let (Some(host), Some(Ok(port))) = (it.next(), it.next().map(str::parse::<u16>)) {
             set_master(srv, host.to_string(), port);
         }
+    }
+}
+
+/// Makes replication follow this node's role in the cluster state: replicate the
+/// master it names (at the address the state knows), or be a master.
+pub fn follow_cluster_role(srv: &Server, st: &crate::cluster::ClusterState) {
+    let master = st
+        .me()
+        .master_id
+        .as_deref()
+        .and_then(|id| st.lookup(id.as_bytes()))
+        .map(|i| (st.node(i).ip.clone(), st.node(i).port))
+        .filter(|(ip, port)| !ip.is_empty() && *port != 0);
+    let current = srv.repl.borrow().master.clone();
+    match master {
+        Some(target) if current.as_ref() != Some(&target) => set_master(srv, target.0, target.1),
+        Some(_) => {}
+        None if !st.me().is_master() => {}
+        None => promote(srv),
     }
 }
 
