@@ -171,7 +171,12 @@ async fn stream_to(
         let pending = std::mem::take(&mut *link.out.borrow_mut());
         if !pending.is_empty() {
             Stats::incr(&srv.stats.total_net_output_bytes, pending.len() as u64);
-            writer.write_all(&pending).await?;
+            // A replica that stopped reading must not hold the task once killed
+            // (only a kill wakes a replica link's client).
+            tokio::select! {
+                written = writer.write_all(&pending) => written?,
+                _ = link.client.wake.notified() => return Ok(()),
+            }
             continue;
         }
         input.reserve(4096);

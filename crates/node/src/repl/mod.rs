@@ -272,9 +272,11 @@ pub fn follow_cluster_role(srv: &Server, st: &crate::cluster::ClusterState) {
     }
 }
 
-/// Periodic work: PING replicas every `repl-ping-replica-period` seconds (10), so
-/// their link timeouts see a live master.
+/// Periodic work: applies `repl-backlog-size`, drops replicas over the output
+/// buffer's hard limit, and PINGs replicas every `repl-ping-replica-period` seconds
+/// (10) so their link timeouts see a live master.
 pub fn cron(srv: &Server) {
+    limit_backlog_and_outputs(srv);
     let now = crate::clock::now_ms();
     let st = srv.repl.borrow();
     if now.saturating_sub(st.last_ping_ms.get()) < 10_000 {
@@ -308,6 +310,26 @@ async fn supervise(srv: Rc<Server>) {
         }
         if srv.shutting_down.get() {
             return;
+        }
+    }
+}
+
+fn limit_backlog_and_outputs(srv: &Server) {
+    let size = backlog_size(srv);
+    let hard = srv.config.borrow().output_replica.hard as usize;
+    let mut p = srv.propagator.borrow_mut();
+    if let Some(b) = p.repl.backlog.as_mut().filter(|b| b.size() != size) {
+        b.resize(size);
+    }
+    for r in &p.repl.replicas {
+        if hard > 0 && r.out.borrow().len() > hard && !r.client.kill.get() {
+            tracing::warn!(
+                "Client id={} addr={} scheduled to be closed ASAP for overcoming of output buffer limits.",
+                r.client.id,
+                r.client.addr
+            );
+            crate::server::Stats::incr(&srv.stats.client_output_limit_disconnections, 1);
+            r.client.request_kill();
         }
     }
 }
