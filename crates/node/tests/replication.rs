@@ -524,3 +524,38 @@ fn cluster_replicate_follows_the_named_master() {
     let b = start(pb, &fb);
     wait_link_up(&b);
 }
+
+#[test]
+fn replica_with_aof_keeps_what_it_applied() {
+    let master = Server::start(&[]);
+    let mut m = master.conn();
+    m.cmd(&["SET", "before", "1"]);
+    let dir = Dir(std::env::temp_dir().join(format!(
+        "rustidocs-repl-aof-{}-{}",
+        std::process::id(),
+        common::free_port()
+    )));
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let path = dir.0.display().to_string();
+    let port = common::free_port();
+    let target = replicaof(&master);
+    let aof = ["--dir", &path, "--appendonly", "yes"];
+    let mut with_master = aof.to_vec();
+    with_master.extend(["--replicaof", &target]);
+    let mut r = Server::start_on(common::Kind::Ours, port, &with_master);
+    wait_link_up(&r);
+    m.cmd(&["RPUSH", "after", "a", "b"]);
+    m.cmd(&["SELECT", "5"]);
+    m.cmd(&["SET", "five", "5"]);
+    wait_caught_up(&master, &r);
+    let flags = text(m.cmd(&["CLIENT", "LIST", "TYPE", "replica"]));
+    assert!(flags.contains("flags=S "), "{flags}");
+    assert!(r.terminate().success());
+    // Restarted alone (a master now), it loads the same data from its AOF.
+    let r = Server::start_on(common::Kind::Ours, port, &aof);
+    let mut rc = r.conn();
+    assert_eq!(rc.cmd(&["GET", "before"]), bulk("1"));
+    assert_eq!(rc.cmd(&["LLEN", "after"]), int(2));
+    rc.cmd(&["SELECT", "5"]);
+    assert_eq!(rc.cmd(&["GET", "five"]), bulk("5"));
+}

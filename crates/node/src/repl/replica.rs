@@ -300,10 +300,8 @@ impl Session {
         srv.propagator.borrow_mut().repl.reset(offset, size);
         crate::propagate::refresh_tracking(srv);
         if srv.aof.is_on() {
-            // The AOF must describe the new dataset: rewrite it, as Redis does.
-            if let Err(e) = crate::persist::aof::start_rewrite(srv) {
-                tracing::warn!("Can't rewrite the AOF after a full sync: {e:#}");
-            }
+            // The AOF must describe the new dataset.
+            crate::persist::aof::restart_after_full_sync(srv);
         }
         tracing::info!("MASTER <-> REPLICA sync: Finished with success");
         Ok(())

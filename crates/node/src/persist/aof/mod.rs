@@ -30,7 +30,7 @@ use crate::server::Server;
 use manifest::Manifest;
 
 pub use load::load_at_start;
-pub use rewrite::{bgrewriteaof, start as start_rewrite, COMMANDS};
+pub use rewrite::{bgrewriteaof, COMMANDS};
 
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -361,6 +361,15 @@ pub fn config_changed(srv: &Server) {
         }
     } else if !wanted && srv.aof.on.get() {
         stop(srv);
+    }
+}
+
+/// After a replica's full sync replaced the dataset: the AOF starts over with a first
+/// rewrite, as Redis's `restartAOFAfterSYNC` (stop, then start).
+pub fn restart_after_full_sync(srv: &Server) {
+    stop(srv);
+    if let Err(e) = rewrite::start_at_runtime(srv) {
+        tracing::warn!("Failed enabling the AOF after successful master synchronization! Trying it again in one second: {e:#}");
     }
 }
 
