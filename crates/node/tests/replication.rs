@@ -509,6 +509,10 @@ fn cluster_replicate_follows_the_named_master() {
     wait_caught_up(&a, &b);
     assert_eq!(bc.cmd(&["READONLY"]), common::ok());
     assert_eq!(bc.cmd(&["GET", "k"]), bulk("v"));
+    // The stream applies on the replica although it serves no slot itself.
+    ac.cmd(&["SET", "streamed", "1"]);
+    wait_caught_up(&a, &b);
+    assert_eq!(bc.cmd(&["GET", "streamed"]), bulk("1"));
     let Frame::Array(replicas) = bc.cmd(&["CLUSTER", "REPLICAS", &a_id]) else {
         panic!("CLUSTER REPLICAS")
     };
