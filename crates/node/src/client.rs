@@ -42,6 +42,8 @@ pub struct ClientShared {
     pub no_evict: Cell<bool>,
     /// When the pub/sub output first went over the soft limit, in Unix ms (0: not over).
     pub soft_limit_since_ms: Cell<u64>,
+    /// Normal client, a replica of ours, or our master's stream.
+    pub link_kind: Cell<crate::repl::LinkKind>,
 }
 
 impl ClientShared {
@@ -71,6 +73,7 @@ impl ClientShared {
             query_buf_len: Cell::new(0),
             no_evict: Cell::new(false),
             soft_limit_since_ms: Cell::new(0),
+            link_kind: Cell::default(),
         }
     }
 
@@ -127,6 +130,8 @@ pub struct Client {
     pub asking: bool,
     /// Cluster mode: READONLY was sent (a replica serves reads of its master's slots).
     pub readonly: bool,
+    /// PSYNC / WAIT requests for the connection task.
+    pub repl: crate::repl::ClientRepl,
 }
 
 impl Client {
@@ -147,6 +152,7 @@ impl Client {
             in_exec: false,
             asking: false,
             readonly: false,
+            repl: Default::default(),
         }
     }
 

@@ -24,6 +24,7 @@ pub async fn run(srv: Rc<Server>) {
         crate::persist::aof::cron(&srv);
         clients_cron(&srv);
         crate::persist::snapshot::cron(&srv);
+        crate::repl::cron(&srv);
     }
 }
 

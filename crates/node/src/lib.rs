@@ -15,6 +15,7 @@ pub mod net;
 pub mod persist;
 pub mod propagate;
 pub mod pubsub;
+pub mod repl;
 pub mod server;
 
 use std::rc::Rc;
@@ -39,6 +40,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         srv.listen_port.set(first.local_addr()?.port());
     }
     cluster::load_at_start(&srv)?;
+    repl::start(&srv);
     for listener in listeners {
         tokio::task::spawn_local(net::listener::accept_loop(srv.clone(), listener));
     }
@@ -64,8 +66,10 @@ async fn wait_for_shutdown(srv: &Rc<Server>) {
 fn shutdown(srv: &Server) {
     tracing::warn!("User requested shutdown...");
     srv.request_shutdown();
-    if let Err(e) = persist::on_shutdown(srv, srv.shutdown_save.get()) {
-        tracing::warn!("Error trying to persist the dataset on shutdown: {e:#}");
+    let started = clock::now_ms();
+    match persist::on_shutdown(srv, srv.shutdown_save.get()) {
+        Ok(()) => repl::saved::on_shutdown(srv, started),
+        Err(e) => tracing::warn!("Error trying to persist the dataset on shutdown: {e:#}"),
     }
     tracing::warn!("Redis is now ready to exit, bye bye...");
 }

@@ -24,13 +24,33 @@ pub struct Propagator {
     /// Database the stream last selected.
     last_db: Option<usize>,
     transaction: Transaction,
-    /// Bytes ever propagated (the replication offset, later).
+    /// Bytes ever propagated (the AOF's offset; replication counts its own).
     pub offset: u64,
+    /// The replication stream: backlog and attached replicas.
+    pub repl: crate::repl::backlog::ReplFeed,
 }
 
 impl Propagator {
     pub fn enabled(&self) -> bool {
+        self.enabled || self.repl.active()
+    }
+
+    /// Whether the AOF consumes the stream.
+    pub fn aof_enabled(&self) -> bool {
         self.enabled
+    }
+
+    /// Sends a command to replicas only, outside any database (PING, GETACK).
+    pub fn emit_to_replicas(&mut self, parts: &[&[u8]]) {
+        if self.repl.proxying {
+            return;
+        }
+        let mut out = resp::ReplyBuf::new(false);
+        out.array(parts.len());
+        for p in parts {
+            out.bulk(p);
+        }
+        self.repl.feed(&out.buf);
     }
 
     /// Appends one command for database `db`, with a SELECT first when needed (before
@@ -61,6 +81,13 @@ impl Propagator {
         }
         self.pending = out.buf;
         self.offset += (self.pending.len() - start) as u64;
+        if !self.repl.proxying {
+            self.repl.feed(&self.pending[start..]);
+        }
+        if !self.enabled {
+            // Only replicas consume the stream: nothing waits for these bytes.
+            self.pending.truncate(start);
+        }
     }
 
     /// EXEC begins: what its commands propagate is wrapped in MULTI … EXEC.
@@ -99,10 +126,19 @@ impl Propagator {
 /// Turns propagation on or off for the whole server (and expiry tracking with it).
 pub fn set_enabled(srv: &Server, on: bool) {
     srv.propagator.borrow_mut().enabled = on;
+    refresh_tracking(srv);
+}
+
+/// Tracks expired keys (for their DELs) while anything consumes the stream: the AOF
+/// or replication.
+pub fn refresh_tracking(srv: &Server) {
+    let on = srv.propagator.borrow().enabled();
     for db in &srv.dbs {
         let mut db = db.borrow_mut();
-        db.track_expired = on;
-        db.expired_keys.clear();
+        if db.track_expired != on {
+            db.track_expired = on;
+            db.expired_keys.clear();
+        }
     }
 }
 
@@ -118,7 +154,7 @@ pub fn deletion_command(srv: &Server, lazyfree_option: &str) -> &'static [u8] {
 /// Propagates the deletions of keys that expired since the last call, as DELs.
 pub fn propagate_expired(srv: &Server) {
     let mut p = srv.propagator.borrow_mut();
-    if !p.enabled {
+    if !p.enabled() {
         return;
     }
     let mut command: Option<&[u8]> = None;

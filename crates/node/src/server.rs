@@ -64,6 +64,8 @@ pub struct Server {
     pub listen_port: Cell<u16>,
     /// The cluster state, when `cluster-enabled yes`.
     pub cluster: Option<RefCell<crate::cluster::ClusterState>>,
+    /// Replication: role, ids, master link, counters.
+    pub repl: RefCell<crate::repl::ReplState>,
 }
 
 impl Server {
@@ -101,10 +103,12 @@ impl Server {
             listen_port: Cell::new(config.port),
             cluster,
             config: RefCell::new(config),
+            repl: RefCell::new(crate::repl::ReplState::new(String::new())),
         };
         let run_id: String = (0..40)
             .map(|_| format!("{:x}", srv.random() % 16))
             .collect();
+        *srv.repl.borrow_mut() = crate::repl::ReplState::new(crate::repl::random_id(&srv));
         Rc::new(Server { run_id, ..srv })
     }
 

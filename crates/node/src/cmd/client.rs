@@ -175,8 +175,13 @@ impl ClientType {
         }
     }
 
-    /// Replication is not implemented, so every client is normal or pub/sub.
     fn of(c: &ClientShared) -> ClientType {
+        use crate::repl::LinkKind;
+        match c.link_kind.get() {
+            LinkKind::Replica => return ClientType::Replica,
+            LinkKind::Master => return ClientType::Master,
+            LinkKind::Normal => {}
+        }
         if c.subscription_count() > 0 {
             ClientType::PubSub
         } else {
@@ -195,9 +200,14 @@ fn last_command(c: &ClientShared) -> String {
     }
 }
 
-/// Redis 7.0's flag letters for a client (the ones that apply without replication).
+/// Redis 7.0's flag letters for a client.
 fn flags_of(c: &ClientShared) -> String {
     let mut f = String::new();
+    match c.link_kind.get() {
+        crate::repl::LinkKind::Replica => f.push('S'),
+        crate::repl::LinkKind::Master => f.push('M'),
+        crate::repl::LinkKind::Normal => {}
+    }
     if c.subscription_count() > 0 {
         f.push('P');
     }

@@ -154,6 +154,14 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "5.0.0",
         "Lists the replica nodes of a master node",
     ),
+    spec(
+        "replicate",
+        3,
+        ADMIN,
+        admin::replicate,
+        "3.0.0",
+        "Configure a node as replica of a master node",
+    ),
     spec("reset", -2, ADMIN, admin::reset, "3.0.0", "Resets a node"),
     spec(
         "saveconfig",

@@ -234,6 +234,7 @@ fn setslot_node(srv: &Server, st: &mut ClusterState, slot: usize, n: usize) -> C
         mine.flags.set(NodeFlags::MASTER, false);
         mine.flags.set(NodeFlags::REPLICA, true);
         mine.master_id = Some(master_id);
+        crate::repl::follow_cluster_role(srv, st);
     }
     if n == me && st.importing_from.remove(&key).is_some() && bump_epoch(st) {
         tracing::warn!("configEpoch updated after importing slot {slot}");
@@ -369,11 +370,11 @@ pub fn reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
         ));
     }
     if is_replica(st.me().flags) {
-        // Replication is not there yet: turning back into a master is all there is.
         let mine = st.me_mut();
         mine.flags.set(NodeFlags::REPLICA, false);
         mine.flags.set(NodeFlags::MASTER, true);
         mine.master_id = None;
+        crate::repl::follow_cluster_role(ctx.srv, &st);
     }
     st.migrating_to.clear();
     st.importing_from.clear();
@@ -404,6 +405,37 @@ pub fn saveconfig(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         let cause = e.chain().last().map_or_else(String::new, |c| c.to_string());
         CmdError::msg(format!("ERR error saving the cluster node config: {cause}"))
     })?;
+    ctx.out.ok();
+    Ok(())
+}
+
+/// CLUSTER REPLICATE <node-id>: this node becomes a replica of that master (an empty
+/// master without slots, or a replica changing masters), as Redis's `clusterSetMaster`.
+pub fn replicate(ctx: &mut Ctx, args: &Args) -> CmdResult {
+    let mut st = state_mut(ctx)?;
+    let n = known_node(&st, args.get(2))?;
+    if n == st.myself {
+        return Err(CmdError::msg("ERR Can't replicate myself"));
+    }
+    if is_replica(st.node(n).flags) {
+        return Err(CmdError::msg(
+            "ERR I can only replicate a master, not a replica.",
+        ));
+    }
+    if st.me().is_master() && (!st.me().slots.is_empty() || !db0_is_empty(ctx.srv)) {
+        return Err(CmdError::msg(
+            "ERR To set a master the node must be empty and without assigned slots.",
+        ));
+    }
+    let master_id = st.node(n).id.clone();
+    let mine = st.me_mut();
+    mine.flags.set(NodeFlags::MASTER, false);
+    mine.flags.set(NodeFlags::REPLICA, true);
+    mine.master_id = Some(master_id);
+    st.migrating_to.clear();
+    st.importing_from.clear();
+    crate::repl::follow_cluster_role(ctx.srv, &st);
+    cluster::config_changed(ctx.srv, &mut st);
     ctx.out.ok();
     Ok(())
 }

@@ -207,7 +207,11 @@ fn execute_checked(
         );
         return None;
     }
-    if srv.cluster.is_some() && crate::cluster::redirect::may_need_redirect(cmd, spec) {
+    // Our master's stream is applied whatever the slots (Redis exempts its client).
+    if srv.cluster.is_some()
+        && crate::cluster::redirect::may_need_redirect(cmd, spec)
+        && client.shared.link_kind.get() != crate::repl::LinkKind::Master
+    {
         if let Some(e) = crate::cluster::redirect::check(srv, client, cmd, spec, args) {
             reject(srv, client, out, e);
             return None;
@@ -235,6 +239,10 @@ fn execute_checked(
                 "ERR Can't execute '{full}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
             )),
         );
+        return None;
+    }
+    if let Some(e) = crate::repl::check_command(srv, client, spec) {
+        reject(srv, client, out, e);
         return None;
     }
     if let Some(multi) = client.multi.as_mut().filter(|_| !runs_inside_multi(cmd)) {

@@ -22,6 +22,7 @@ pub mod multi;
 pub mod object;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod set;
 pub mod stream;

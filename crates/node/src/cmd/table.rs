@@ -167,6 +167,7 @@ pub fn all_commands() -> impl Iterator<Item = &'static CommandSpec> {
         super::command::COMMANDS,
         super::server::COMMANDS,
         super::persistence::COMMANDS,
+        super::replication::COMMANDS,
         crate::persist::aof::COMMANDS,
         super::cluster::COMMANDS,
         super::migrate::COMMANDS,

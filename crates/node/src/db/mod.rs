@@ -26,6 +26,18 @@ pub struct Watcher {
     pub dirty: Rc<Cell<bool>>,
 }
 
+/// What a read does with a key whose TTL has passed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ExpireMode {
+    /// Delete it (a master).
+    #[default]
+    Delete,
+    /// Report it missing but keep it: a replica waits for its master's DEL.
+    Hide,
+    /// Treat it as live: the master's stream being applied on a replica.
+    Ignore,
+}
+
 #[derive(Default)]
 pub struct Db {
     keys: HashMap<SmallBytes, Value>,
@@ -55,6 +67,8 @@ pub struct Db {
     pub misses: u64,
     /// Keys by hash slot, kept only in cluster mode.
     slot_keys: Option<Box<crate::cluster::slot_keys::SlotKeys>>,
+    /// How expired keys are treated (replicas do not expire keys themselves).
+    pub expire_mode: ExpireMode,
 }
 
 impl Db {
@@ -88,23 +102,30 @@ impl Db {
         self.expires.len()
     }
 
-    /// Removes `key` if its TTL has passed; true if it did.
+    /// Removes `key` if its TTL has passed; true if it is gone (removed, or hidden
+    /// on a replica).
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         if self.expires.is_empty() || self.loading {
             return false;
         }
         match self.expires.get(key) {
-            Some(&at) if at <= self.now_ms => {
-                // Like Redis, a deletion by expiry is a change for WATCH.
-                self.delete_expired(key);
-                true
-            }
+            Some(&at) if at <= self.now_ms => match self.expire_mode {
+                ExpireMode::Delete => {
+                    // Like Redis, a deletion by expiry is a change for WATCH.
+                    self.delete_expired(key);
+                    true
+                }
+                ExpireMode::Hide => true,
+                ExpireMode::Ignore => false,
+            },
             _ => false,
         }
     }
 
     pub fn get(&mut self, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return None;
+        }
         self.keys.get(key)
     }
 
@@ -116,8 +137,8 @@ impl Db {
 
     /// A read of `key` by a command, counted in keyspace hits and misses.
     pub fn read(&mut self, key: &[u8]) -> Option<&Value> {
-        self.expire_if_needed(key);
-        let found = self.keys.get(key);
+        let gone = self.expire_if_needed(key);
+        let found = self.keys.get(key).filter(|_| !gone);
         if found.is_some() {
             self.hits += 1;
         } else {
@@ -148,7 +169,9 @@ impl Db {
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Value> {
-        self.expire_if_needed(key);
+        if self.expire_if_needed(key) {
+            return None;
+        }
         self.keys.get_mut(key)
     }
 
@@ -388,6 +411,9 @@ impl Db {
     ) -> (usize, usize) {
         let mut sampled = 0;
         let mut expired = 0;
+        if self.expire_mode != ExpireMode::Delete {
+            return (0, 0);
+        }
         while sampled < samples && !self.expires.is_empty() {
             let i = (rand() % self.expires.len() as u64) as usize;
             let (key, &at) = self.expires.get_index(i).expect("in range");

@@ -23,6 +23,8 @@ enum Close {
     Eof,
     Requested,
     Io,
+    /// PSYNC: the connection now carries the replication stream.
+    Replica,
 }
 
 struct Connection {
@@ -52,6 +54,10 @@ pub async fn serve(srv: Rc<Server>, stream: TcpStream, shared: Rc<ClientShared>)
     if matches!(reason, Close::Io) {
         tracing::debug!(id = shared.id, "client connection error");
     }
+    if matches!(reason, Close::Replica) {
+        let input = std::mem::take(&mut conn.inbuf);
+        crate::repl::master::serve_replica(srv.clone(), conn.stream, &mut conn.client, input).await;
+    }
     crate::cmd::connection::forget_client(&srv, &mut conn.client);
     srv.clients.borrow_mut().remove(&shared.id);
 }
@@ -65,6 +71,21 @@ impl Connection {
             }
             if self.client.close_after_reply || self.client.shared.kill.get() {
                 return Close::Requested;
+            }
+            if self.client.repl.psync.is_some() {
+                return Close::Replica;
+            }
+            if let Some((count, offset, deadline)) = self.client.repl.wait.take() {
+                let acked = crate::repl::master::wait_acks(
+                    &self.srv,
+                    &self.client,
+                    count,
+                    offset,
+                    deadline,
+                )
+                .await;
+                self.out.int(acked as i64);
+                continue;
             }
             if let Some((req, args)) = pending_block {
                 if let Err(reason) = self.wait_blocked(req, args).await {
@@ -83,7 +104,11 @@ impl Connection {
     fn process_input(&mut self) -> Option<(BlockRequest, OwnedArgs)> {
         let mut pos = 0;
         let mut blocked = None;
-        while !self.client.close_after_reply && !self.client.shared.kill.get() {
+        while !self.client.close_after_reply
+            && !self.client.shared.kill.get()
+            && self.client.repl.psync.is_none()
+            && self.client.repl.wait.is_none()
+        {
             match self.parser.parse(&self.inbuf[pos..]) {
                 Ok(Some(req)) => {
                     let base = if req.inline {

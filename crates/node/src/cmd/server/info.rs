@@ -77,7 +77,7 @@ fn write_section(srv: &Server, name: &str, out: &mut String) {
         "memory" => memory(srv),
         "persistence" => persistence(srv),
         "stats" => stats(srv),
-        "replication" => replication(srv),
+        "replication" => return crate::repl::info::write(srv, out),
         "cpu" => cpu(),
         "cluster" => vec![(
             "cluster_enabled",
@@ -308,6 +308,7 @@ fn ops_per_sec(total: u64) -> u64 {
 
 fn stats(srv: &Server) -> Fields {
     let s = &srv.stats;
+    let repl = srv.repl.borrow();
     let (mut hits, mut misses, mut expired) = (s.keyspace_hits.get(), s.keyspace_misses.get(), 0);
     for db in &srv.dbs {
         let db = db.borrow();
@@ -346,9 +347,9 @@ fn stats(srv: &Server) -> Fields {
             "rejected_connections",
             s.rejected_connections.get().to_string(),
         ),
-        zero("sync_full"),
-        zero("sync_partial_ok"),
-        zero("sync_partial_err"),
+        ("sync_full", repl.sync_full.to_string()),
+        ("sync_partial_ok", repl.sync_partial_ok.to_string()),
+        ("sync_partial_err", repl.sync_partial_err.to_string()),
         ("expired_keys", expired.to_string()),
         ("expired_stale_perc", "0.00".into()),
         zero("expired_time_cap_reached_count"),
@@ -392,28 +393,6 @@ fn stats(srv: &Server) -> Fields {
             "client_output_buffer_limit_disconnections",
             s.client_output_limit_disconnections.get().to_string(),
         ),
-    ]
-}
-
-fn replication(srv: &Server) -> Fields {
-    let backlog = srv
-        .config
-        .borrow()
-        .get("repl-backlog-size")
-        .unwrap_or("1048576")
-        .to_string();
-    vec![
-        ("role", "master".into()),
-        ("connected_slaves", "0".into()),
-        ("master_failover_state", "no-failover".into()),
-        ("master_replid", srv.run_id.clone()),
-        ("master_replid2", "0".repeat(40)),
-        ("master_repl_offset", "0".into()),
-        ("second_repl_offset", "-1".into()),
-        ("repl_backlog_active", "0".into()),
-        ("repl_backlog_size", backlog),
-        ("repl_backlog_first_byte_offset", "0".into()),
-        ("repl_backlog_histlen", "0".into()),
     ]
 }
 

@@ -364,6 +364,15 @@ pub fn config_changed(srv: &Server) {
     }
 }
 
+/// After a replica's full sync replaced the dataset: the AOF starts over with a first
+/// rewrite, as Redis's `restartAOFAfterSYNC` (stop, then start).
+pub fn restart_after_full_sync(srv: &Server) {
+    stop(srv);
+    if let Err(e) = rewrite::start_at_runtime(srv) {
+        tracing::warn!("Failed enabling the AOF after successful master synchronization! Trying it again in one second: {e:#}");
+    }
+}
+
 /// `appendonly no`: flush, close, stop propagating for the AOF.
 fn stop(srv: &Server) {
     if let Err(e) = sync_now(srv) {
