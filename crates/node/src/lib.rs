@@ -39,6 +39,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         srv.listen_port.set(first.local_addr()?.port());
     }
     cluster::load_at_start(&srv)?;
+    cluster::bus::start(&srv).await?;
     for listener in listeners {
         tokio::task::spawn_local(net::listener::accept_loop(srv.clone(), listener));
     }

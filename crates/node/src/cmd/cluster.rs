@@ -451,10 +451,9 @@ fn replicas(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// No links until the cluster bus exists.
 fn links(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    state(ctx)?;
-    ctx.out.array(0);
+    let st = state(ctx)?;
+    crate::cluster::bus::reply_links(&st, ctx.out);
     Ok(())
 }
 
