@@ -60,7 +60,11 @@ fn expire_handshakes(st: &mut ClusterState, timeout: u64, now: u64) {
         .map(|(i, _)| i)
         .collect();
     for i in stale {
-        tracing::debug!("Handshake with {}:{} timed out", st.node(i).ip, st.node(i).port);
+        tracing::debug!(
+            "Handshake with {}:{} timed out",
+            st.node(i).ip,
+            st.node(i).port
+        );
         st.remove_node(i);
     }
 }
@@ -156,7 +160,13 @@ impl std::ops::BitOr for NodeFlags {
 }
 
 /// A master's gossip about node `n`: adds or removes its failure report.
-pub fn note_report(st: &mut ClusterState, n: NodeIndex, reporter: NodeIndex, failing: bool, now: u64) {
+pub fn note_report(
+    st: &mut ClusterState,
+    n: NodeIndex,
+    reporter: NodeIndex,
+    failing: bool,
+    now: u64,
+) {
     let reporter_id = st.node(reporter).id.clone();
     let node = st.node_mut(n);
     node.fail_reports.retain(|(id, _)| *id != reporter_id);
@@ -180,7 +190,10 @@ fn mark_failing_if_needed(st: &mut ClusterState, n: NodeIndex, timeout: u64, now
     if failures < quorum {
         return;
     }
-    tracing::info!("Marking node {} as failing (quorum reached).", st.node(n).id);
+    tracing::info!(
+        "Marking node {} as failing (quorum reached).",
+        st.node(n).id
+    );
     set_fail(st, n, now);
     let id = st.node(n).id.clone();
     let bytes = encode(st, Type::Fail, Body::Fail(id));
@@ -213,9 +226,8 @@ pub fn receive_fail(st: &mut ClusterState, id: &str) {
 pub fn clear_failure_if_needed(st: &mut ClusterState, n: NodeIndex, now: u64, timeout: u64) {
     let node = st.node(n);
     let undo = timeout * FAIL_UNDO_TIME_MULT;
-    let clear = !node.is_master()
-        || node.slots.is_empty()
-        || now.saturating_sub(node.fail_time) > undo;
+    let clear =
+        !node.is_master() || node.slots.is_empty() || now.saturating_sub(node.fail_time) > undo;
     if clear {
         tracing::info!("Clear FAIL state for node {}: is reachable again.", node.id);
         st.node_mut(n).flags.set(NodeFlags::FAIL, false);

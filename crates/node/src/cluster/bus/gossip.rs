@@ -291,10 +291,11 @@ fn stale_owner(st: &ClusterState, s: NodeIndex, h: &Header) -> Option<NodeIndex>
     if !st.node(s).is_master() {
         return None;
     }
-    (0..SLOTS).filter(|&slot| h.slots.get(slot)).find_map(|slot| {
-        st.slot_owner[slot]
-            .filter(|&o| o != s && st.node(o).config_epoch > h.config_epoch)
-    })
+    (0..SLOTS)
+        .filter(|&slot| h.slots.get(slot))
+        .find_map(|slot| {
+            st.slot_owner[slot].filter(|&o| o != s && st.node(o).config_epoch > h.config_epoch)
+        })
 }
 
 fn send_update(st: &mut ClusterState, to: NodeIndex, about: NodeIndex) {
@@ -357,11 +358,7 @@ pub fn update_slots_with(
         st.add_slot(slot, sender);
         st.todo_save = true;
     }
-    let migrate = srv
-        .config
-        .borrow()
-        .get("cluster-allow-replica-migration")
-        != Some("no");
+    let migrate = srv.config.borrow().get("cluster-allow-replica-migration") != Some("no");
     if lost_to_sender && st.node(cur_primary).slots.is_empty() && migrate {
         tracing::warn!(
             "Configuration change detected. Reconfiguring myself as a replica of {}",
@@ -404,7 +401,10 @@ fn process_gossip(st: &mut ClusterState, sender: Option<NodeIndex>, gossip: &[Go
                 }
             }
             None => {
-                let forgotten = st.forgotten.iter().any(|(id, until)| *id == g.id && *until > now);
+                let forgotten = st
+                    .forgotten
+                    .iter()
+                    .any(|(id, until)| *id == g.id && *until > now);
                 if sender.is_some() && g.flags & NodeFlags::NOADDR.0 == 0 && !forgotten {
                     start_handshake(st, &g.ip, g.port, g.bus_port);
                 }

@@ -186,11 +186,14 @@ fn receive(srv: &Server, link: &LinkCtx, msg: Message) -> Vec<Vec<u8>> {
             }
             Vec::new()
         }
-        (Type::Update, Body::Update {
-            id,
-            config_epoch,
-            slots,
-        }) => {
+        (
+            Type::Update,
+            Body::Update {
+                id,
+                config_epoch,
+                slots,
+            },
+        ) => {
             if sender.is_some() {
                 gossip::receive_update(srv, &mut st, &id, config_epoch, &slots);
             }
