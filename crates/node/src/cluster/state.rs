@@ -182,6 +182,8 @@ pub struct ClusterState {
     pub config_path: PathBuf,
     /// The bus changed the configuration: save nodes.conf (Redis's TODO_SAVE_CONFIG).
     pub todo_save: bool,
+    /// A node's PFAIL changed: recompute cluster_state (Redis's TODO_UPDATE_STATE).
+    pub todo_update: bool,
     /// Recently forgotten node ids and until when gossip may not re-add them (ms).
     pub forgotten: Vec<(String, u64)>,
 }
@@ -206,6 +208,7 @@ impl ClusterState {
             stats: BusStats::default(),
             config_path,
             todo_save: false,
+            todo_update: false,
             forgotten: Vec::new(),
         }
     }

@@ -44,7 +44,7 @@ pub fn cron_tick(srv: &std::rc::Rc<Server>, tick: u64) {
     st.forgotten.retain(|(_, until)| *until > now);
     expire_handshakes(&mut st, timeout, now);
     connect_links(srv, &mut st, timeout, now);
-    if tick % 10 == 0 {
+    if tick.is_multiple_of(10) {
         ping_oldest_of_random(srv, &mut st);
     }
     check_nodes(srv, &mut st, timeout, now);
@@ -140,6 +140,7 @@ fn check_nodes(srv: &Server, st: &mut ClusterState, timeout: u64, now: u64) {
         if n.ping_sent != 0 && waited > timeout && !n.is_pfailing() && !n.is_failing() {
             tracing::debug!("*** NODE {} possibly failing", n.id);
             st.node_mut(i).flags.set(NodeFlags::PFAIL, true);
+            st.todo_update = true;
         }
     }
     let pfailing: Vec<NodeIndex> = st

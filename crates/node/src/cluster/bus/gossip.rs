@@ -234,6 +234,7 @@ fn outbound_reply(
     node.ping_sent = 0;
     if node.is_pfailing() {
         node.flags.set(NodeFlags::PFAIL, false);
+        st.todo_update = true;
     } else if node.is_failing() {
         failure::clear_failure_if_needed(st, i, now, timeout);
     }

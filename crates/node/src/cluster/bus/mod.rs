@@ -215,11 +215,13 @@ fn receive(srv: &Server, link: &LinkCtx, msg: Message) -> Vec<Vec<u8>> {
     out
 }
 
-/// Applies what processing asked for: recompute cluster_state, save nodes.conf.
+/// Applies what processing asked for: save nodes.conf, recompute cluster_state (also
+/// whenever it is `fail`, like Redis's cron; an OK state only changes on events).
 fn finish(srv: &Server, st: &mut ClusterState) {
+    let update = std::mem::take(&mut st.todo_update);
     if std::mem::take(&mut st.todo_save) {
         super::config_changed(srv, st);
-    } else {
+    } else if update || !st.ok {
         st.update_state(super::require_full_coverage(srv));
     }
 }
