@@ -355,3 +355,68 @@ fn publish_reaches_every_node_spublish_only_the_shard() {
         0
     );
 }
+
+fn signal(server: &Server, sig: &str) {
+    let status = std::process::Command::new("kill")
+        .args([sig, &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn master_in_minority_partition_goes_down_then_rejoins() {
+    let cluster = Cluster::masters(3);
+    for i in [1, 2] {
+        signal(cluster.nodes[i].as_ref().unwrap(), "-STOP");
+    }
+    // Node 0 cannot reach a majority of the masters: it stops serving.
+    wait_until(
+        "node 0 sees the cluster down",
+        Duration::from_secs(10),
+        || info_field(&mut cluster.conn(0), "cluster_state") == "fail",
+    );
+    let mut c = cluster.conn(0);
+    let nodes = text(c.cmd(&["CLUSTER", "NODES"]));
+    assert_eq!(nodes.matches("fail?").count(), 2, "{nodes}");
+    // Alone it has no quorum to mark them FAIL.
+    assert!(!nodes.contains(" master,fail "), "{nodes}");
+    for i in [1, 2] {
+        signal(cluster.nodes[i].as_ref().unwrap(), "-CONT");
+    }
+    cluster.wait_formed();
+}
+
+#[test]
+fn greater_config_epoch_wins_a_slot() {
+    let cluster = Cluster::masters(3);
+    let id0 = text(cluster.conn(0).cmd(&["CLUSTER", "MYID"]));
+    let id2 = text(cluster.conn(2).cmd(&["CLUSTER", "MYID"]));
+    // "foo" is in slot 12182, served by node 2, which has a key there.
+    assert_eq!(cluster.conn(2).cmd(&["SET", "foo", "1"]), common::ok());
+    let mut c0 = cluster.conn(0);
+    c0.cmd(&["CLUSTER", "SETSLOT", "12182", "IMPORTING", &id2]);
+    assert_eq!(
+        c0.cmd(&["CLUSTER", "SETSLOT", "12182", "NODE", &id0]),
+        common::ok()
+    );
+    // Node 0 took a new configEpoch with the slot; its PINGs convince the others.
+    let moved = format!("MOVED 12182 127.0.0.1:{}", cluster.ports[0]);
+    wait_until(
+        "every node sends foo to node 0",
+        Duration::from_secs(10),
+        || {
+            [1, 2].iter().all(|&i| {
+                let reply = cluster.conn(i).cmd(&["GET", "foo"]);
+                matches!(&reply, Frame::Error(e) if *e == moved.as_bytes())
+            })
+        },
+    );
+    // The old owner dropped the keys of the slot it lost.
+    let mut c2 = cluster.conn(2);
+    assert_eq!(
+        c2.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "12182"]),
+        common::int(0)
+    );
+    cluster.wait_formed();
+}

@@ -184,6 +184,10 @@ pub struct ClusterState {
     pub todo_save: bool,
     /// A node's PFAIL changed: recompute cluster_state (Redis's TODO_UPDATE_STATE).
     pub todo_update: bool,
+    /// A master that was in a minority partition stays `fail` this long after it
+    /// healed (ms; set by the bus from node_timeout), and when it last was.
+    pub rejoin_delay: u64,
+    pub among_minority_time: u64,
     /// Recently forgotten node ids and until when gossip may not re-add them (ms).
     pub forgotten: Vec<(String, u64)>,
 }
@@ -209,6 +213,8 @@ impl ClusterState {
             config_path,
             todo_save: false,
             todo_update: false,
+            rejoin_delay: 0,
+            among_minority_time: 0,
             forgotten: Vec::new(),
         }
     }
@@ -333,8 +339,15 @@ impl ClusterState {
             .filter(|n| !n.is_failing() && !n.is_pfailing())
             .count();
         self.size = size;
+        let now = crate::clock::now_ms();
         if reachable < size / 2 + 1 {
             ok = false;
+            self.among_minority_time = now;
+        }
+        let rejoining = now.saturating_sub(self.among_minority_time) < self.rejoin_delay;
+        if ok && !self.ok && self.me().is_master() && rejoining {
+            // Give the healed partition time to send us configuration updates.
+            return;
         }
         self.ok = ok;
     }

@@ -11,6 +11,9 @@ use crate::server::Server;
 const REPORT_VALIDITY_MULT: u64 = 2;
 /// A master with slots has FAIL cleared after node_timeout * 2 without a failover.
 const FAIL_UNDO_TIME_MULT: u64 = 2;
+/// Bounds of the rejoin delay of a master back from a minority partition.
+const MIN_REJOIN_DELAY: u64 = 500;
+const MAX_REJOIN_DELAY: u64 = 5000;
 /// Forgotten nodes are not re-added by gossip for a minute (Redis's blacklist TTL).
 const FORGET_TTL_MS: u64 = 60_000;
 
@@ -41,6 +44,7 @@ pub fn cron_tick(srv: &std::rc::Rc<Server>, tick: u64) {
     let timeout = node_timeout(srv);
     let now = crate::clock::now_ms();
     let mut st = cell.borrow_mut();
+    st.rejoin_delay = timeout.clamp(MIN_REJOIN_DELAY, MAX_REJOIN_DELAY);
     st.forgotten.retain(|(_, until)| *until > now);
     expire_handshakes(&mut st, timeout, now);
     connect_links(srv, &mut st, timeout, now);
@@ -137,7 +141,9 @@ fn check_nodes(srv: &Server, st: &mut ClusterState, timeout: u64, now: u64) {
             continue;
         }
         let n = st.node(i);
-        if n.ping_sent != 0 && waited > timeout && !n.is_pfailing() && !n.is_failing() {
+        // Any data from the node proves it alive, even if a PONG is late.
+        let delay = waited.min(now.saturating_sub(n.data_received));
+        if n.ping_sent != 0 && delay > timeout && !n.is_pfailing() && !n.is_failing() {
             tracing::debug!("*** NODE {} possibly failing", n.id);
             st.node_mut(i).flags.set(NodeFlags::PFAIL, true);
             st.todo_update = true;

@@ -346,6 +346,7 @@ pub fn update_slots_with(
     let me = st.myself;
     let cur_primary = st.master_of(me).unwrap_or(me);
     let mut lost_to_sender = false;
+    let mut dirty = Vec::new();
     for slot in (0..SLOTS).filter(|&s| slots.get(s)) {
         let owner = st.slot_owner[slot];
         if owner == Some(sender) || st.importing_from.contains_key(&(slot as u16)) {
@@ -353,6 +354,9 @@ pub fn update_slots_with(
         }
         if owner.is_some_and(|o| st.node(o).config_epoch >= epoch) {
             continue;
+        }
+        if owner == Some(me) && keys_in_slot(srv, slot) > 0 {
+            dirty.push(slot);
         }
         lost_to_sender |= owner == Some(cur_primary);
         st.del_slot(slot);
@@ -370,6 +374,33 @@ pub fn update_slots_with(
         mine.flags.set(NodeFlags::MASTER, false);
         mine.flags.set(NodeFlags::REPLICA, true);
         mine.master_id = Some(master_id);
+    } else {
+        // Keys of slots I lost are not mine to serve any more.
+        for slot in dirty {
+            del_keys_in_slot(srv, slot);
+        }
+    }
+}
+
+fn keys_in_slot(srv: &Server, slot: usize) -> usize {
+    srv.dbs[0].borrow().slot_keys().map_or(0, |k| k.count(slot))
+}
+
+/// Redis's delKeysInSlot: deletes (and propagates the deletion of) a slot's keys.
+fn del_keys_in_slot(srv: &Server, slot: usize) {
+    let mut db = srv.dbs[0].borrow_mut();
+    let keys: Vec<Vec<u8>> = db
+        .slot_keys()
+        .map(|k| k.keys(slot, usize::MAX).map(|k| k.to_vec()).collect())
+        .unwrap_or_default();
+    let mut propagator = srv.propagator.borrow_mut();
+    for key in keys {
+        db.remove(&key);
+        db.modified(&key);
+        if propagator.enabled() {
+            let del = crate::cmd::OwnedArgs::from_slices([&b"DEL"[..], &key]);
+            propagator.emit(0, &del.args());
+        }
     }
 }
 
