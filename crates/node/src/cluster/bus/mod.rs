@@ -208,11 +208,46 @@ fn receive(srv: &Server, link: &LinkCtx, msg: Message) -> Vec<Vec<u8>> {
             }
             Vec::new()
         }
-        // Failover messages are reserved for the failover module.
+        (kind @ (Type::FailoverAuthRequest | Type::FailoverAuthAck), Body::Raw(payload)) => {
+            if let Some(s) = sender {
+                failover_message(&mut st, s, kind, &msg.header, &payload);
+            }
+            Vec::new()
+        }
         _ => Vec::new(),
     };
     finish(srv, &mut st);
     out
+}
+
+/// Hook for replica failover (Redis's clusterHandleSlaveFailover /
+/// clusterSendFailoverAuthIfNeeded): FAILOVER_AUTH_REQUEST and _ACK arrive here with
+/// the sender's header (epochs, slots, replication offset) and an opaque payload.
+/// Nothing votes yet, so they are only counted.
+fn failover_message(
+    st: &mut ClusterState,
+    sender: NodeIndex,
+    kind: Type,
+    h: &frame::Header,
+    payload: &[u8],
+) {
+    tracing::debug!(
+        "{} from {} (epoch {}, {} bytes) ignored: no failover support",
+        kind.stat_name(),
+        st.node(sender).id,
+        h.current_epoch,
+        payload.len()
+    );
+}
+
+/// Sends a failover message (FAILOVER_AUTH_REQUEST to every node when `to` is None,
+/// FAILOVER_AUTH_ACK to the candidate) for the failover module.
+pub fn send_failover(st: &mut ClusterState, to: Option<NodeIndex>, kind: Type, payload: Vec<u8>) {
+    let bytes = encode(st, kind, Body::Raw(payload));
+    match to {
+        Some(i) => send_to(st, i, kind, &bytes),
+        None => broadcast(st, kind, &bytes),
+    }
 }
 
 /// Applies what processing asked for: save nodes.conf, recompute cluster_state (also
