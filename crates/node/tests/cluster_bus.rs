@@ -123,6 +123,27 @@ impl Cluster {
         });
     }
 
+    /// Every node sees every master with its own configEpoch (collisions resolved).
+    fn wait_distinct_epochs(&self) {
+        let n = self.nodes.len();
+        wait_until(
+            "config epochs are distinct",
+            Duration::from_secs(20),
+            || {
+                self.live().all(|i| {
+                    let nodes = text(self.conn(i).cmd(&["CLUSTER", "NODES"]));
+                    let mut epochs: Vec<&str> = nodes
+                        .lines()
+                        .map(|l| l.split(' ').nth(6).unwrap())
+                        .collect();
+                    epochs.sort();
+                    epochs.dedup();
+                    epochs.len() == n
+                })
+            },
+        );
+    }
+
     fn kill(&mut self, i: usize) {
         // Dropping the server sends SIGKILL.
         self.nodes[i] = None;
@@ -213,20 +234,7 @@ fn three_masters_meet_gossip_and_redirect() {
     let pong: u64 = line.split(' ').nth(5).unwrap().parse().unwrap();
     assert!(pong > 0, "{line}");
     // Config epochs end up distinct (the collision rule bumps the smaller ids).
-    wait_until(
-        "config epochs are distinct",
-        Duration::from_secs(10),
-        || {
-            let nodes = text(cluster.conn(0).cmd(&["CLUSTER", "NODES"]));
-            let mut epochs: Vec<&str> = nodes
-                .lines()
-                .map(|l| l.split(' ').nth(6).unwrap())
-                .collect();
-            epochs.sort();
-            epochs.dedup();
-            epochs.len() == 3
-        },
-    );
+    cluster.wait_distinct_epochs();
 }
 
 #[test]
@@ -394,6 +402,8 @@ fn greater_config_epoch_wins_a_slot() {
     let id2 = text(cluster.conn(2).cmd(&["CLUSTER", "MYID"]));
     // "foo" is in slot 12182, served by node 2, which has a key there.
     assert_eq!(cluster.conn(2).cmd(&["SET", "foo", "1"]), common::ok());
+    // SETSLOT NODE only bumps an epoch that is not already the greatest and unique.
+    cluster.wait_distinct_epochs();
     let mut c0 = cluster.conn(0);
     c0.cmd(&["CLUSTER", "SETSLOT", "12182", "IMPORTING", &id2]);
     assert_eq!(

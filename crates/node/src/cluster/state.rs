@@ -342,7 +342,11 @@ impl ClusterState {
         let now = crate::clock::now_ms();
         if reachable < size / 2 + 1 {
             ok = false;
-            self.among_minority_time = now;
+            // (Redis also counts a node with no slots anywhere as "in a minority",
+            // which only delays a new cluster's first OK; we do not.)
+            if size > 0 {
+                self.among_minority_time = now;
+            }
         }
         let rejoining = now.saturating_sub(self.among_minority_time) < self.rejoin_delay;
         if ok && !self.ok && self.me().is_master() && rejoining {
