@@ -235,6 +235,13 @@ fn three_masters_meet_gossip_and_redirect() {
     assert!(pong > 0, "{line}");
     // Config epochs end up distinct (the collision rule bumps the smaller ids).
     cluster.wait_distinct_epochs();
+    // MEET to a node already known, or to myself, adds nobody.
+    let own = cluster.ports[0].to_string();
+    let other = cluster.ports[2].to_string();
+    let mut c = cluster.conn(0);
+    assert_eq!(c.cmd(&["CLUSTER", "MEET", "127.0.0.1", &own]), common::ok());
+    assert_eq!(c.cmd(&["CLUSTER", "MEET", "127.0.0.1", &other]), common::ok());
+    cluster.wait_formed();
 }
 
 #[test]

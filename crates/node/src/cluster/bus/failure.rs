@@ -241,3 +241,71 @@ pub fn clear_failure_if_needed(st: &mut ClusterState, n: NodeIndex, now: u64, ti
         st.todo_save = true;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::state::ClusterNode;
+
+    /// Myself plus two masters, each serving a third of the slots.
+    fn three_masters() -> ClusterState {
+        let mut st = ClusterState::new("unused.conf".into());
+        for id in ["b", "c"] {
+            st.add_node(ClusterNode::new(id.repeat(40), NodeFlags::MASTER));
+        }
+        for slot in 0..crate::cluster::SLOTS {
+            st.add_slot(slot, slot % 3);
+        }
+        st.update_state(true);
+        st
+    }
+
+    #[test]
+    fn fail_needs_a_majority_of_recent_reports() {
+        let mut st = three_masters();
+        assert!(st.ok);
+        st.node_mut(1).flags.set(NodeFlags::PFAIL, true);
+        // Myself alone is 1 of the 2 needed.
+        mark_failing_if_needed(&mut st, 1, 1000, 10_000);
+        assert!(!st.node(1).is_failing());
+        // A report too old does not count.
+        note_report(&mut st, 1, 2, true, 7_000);
+        mark_failing_if_needed(&mut st, 1, 1000, 10_000);
+        assert!(!st.node(1).is_failing());
+        assert!(st.node(1).fail_reports.is_empty());
+        note_report(&mut st, 1, 2, true, 9_500);
+        mark_failing_if_needed(&mut st, 1, 1000, 10_000);
+        assert!(st.node(1).is_failing() && !st.node(1).is_pfailing());
+        st.update_state(true);
+        assert!(!st.ok);
+        // A master with slots is cleared only after node_timeout * 2.
+        let failed_at = st.node(1).fail_time;
+        clear_failure_if_needed(&mut st, 1, failed_at + 1000, 1000);
+        assert!(st.node(1).is_failing());
+        clear_failure_if_needed(&mut st, 1, failed_at + 2001, 1000);
+        assert!(!st.node(1).is_failing());
+    }
+
+    #[test]
+    fn a_good_report_withdraws_the_bad_one() {
+        let mut st = three_masters();
+        note_report(&mut st, 1, 2, true, 100);
+        assert_eq!(st.node(1).fail_reports.len(), 1);
+        note_report(&mut st, 1, 2, false, 200);
+        assert!(st.node(1).fail_reports.is_empty());
+    }
+
+    #[test]
+    fn replica_sees_its_master_failing() {
+        let mut st = three_masters();
+        assert!(!st.my_master_failed());
+        let master = st.node(1).id.clone();
+        let me = st.me_mut();
+        me.flags.set(NodeFlags::MASTER, false);
+        me.flags.set(NodeFlags::REPLICA, true);
+        me.master_id = Some(master);
+        assert!(!st.my_master_failed());
+        st.node_mut(1).flags.set(NodeFlags::FAIL, true);
+        assert!(st.my_master_failed());
+    }
+}

@@ -29,37 +29,40 @@ pub enum Type {
     PublishShard = 8,
 }
 
+/// Every type, by number.
+const TYPES: [Type; 9] = [
+    Type::Ping,
+    Type::Pong,
+    Type::Meet,
+    Type::Fail,
+    Type::Publish,
+    Type::FailoverAuthRequest,
+    Type::FailoverAuthAck,
+    Type::Update,
+    Type::PublishShard,
+];
+
+/// The types' stat names in type order (CLUSTER INFO lists the counters so).
+pub const STAT_NAMES: [&str; 9] = [
+    "ping",
+    "pong",
+    "meet",
+    "fail",
+    "publish",
+    "auth-req",
+    "auth-ack",
+    "update",
+    "publishshard",
+];
+
 impl Type {
     fn from_u8(b: u8) -> Option<Type> {
-        use Type::*;
-        [
-            Ping,
-            Pong,
-            Meet,
-            Fail,
-            Publish,
-            FailoverAuthRequest,
-            FailoverAuthAck,
-            Update,
-            PublishShard,
-        ]
-        .get(b as usize)
-        .copied()
+        TYPES.get(b as usize).copied()
     }
 
     /// The name CLUSTER INFO's `cluster_stats_messages_<name>_sent` uses.
     pub fn stat_name(self) -> &'static str {
-        match self {
-            Type::Ping => "ping",
-            Type::Pong => "pong",
-            Type::Meet => "meet",
-            Type::Fail => "fail",
-            Type::Publish => "publish",
-            Type::FailoverAuthRequest => "auth-req",
-            Type::FailoverAuthAck => "auth-ack",
-            Type::Update => "update",
-            Type::PublishShard => "publishshard",
-        }
+        STAT_NAMES[self as usize]
     }
 }
 

@@ -104,6 +104,15 @@ pub fn process(
     } else {
         h.ip.clone()
     };
+    if sender == Some(st.myself) {
+        // MEET to my own address: the handshake entry was myself all along.
+        if let Some(i) = super::node_of_link(st, link.id) {
+            if st.node(i).flags.has(NodeFlags::HANDSHAKE) {
+                st.remove_node(i);
+            }
+        }
+        return Vec::new();
+    }
     if let Some(s) = sender {
         note_sender(st, s, link, h, now);
     }
