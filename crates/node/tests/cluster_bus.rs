@@ -240,7 +240,10 @@ fn three_masters_meet_gossip_and_redirect() {
     let other = cluster.ports[2].to_string();
     let mut c = cluster.conn(0);
     assert_eq!(c.cmd(&["CLUSTER", "MEET", "127.0.0.1", &own]), common::ok());
-    assert_eq!(c.cmd(&["CLUSTER", "MEET", "127.0.0.1", &other]), common::ok());
+    assert_eq!(
+        c.cmd(&["CLUSTER", "MEET", "127.0.0.1", &other]),
+        common::ok()
+    );
     cluster.wait_formed();
 }
 
