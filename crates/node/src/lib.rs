@@ -40,6 +40,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         srv.listen_port.set(first.local_addr()?.port());
     }
     cluster::load_at_start(&srv)?;
+    cluster::bus::start(&srv).await?;
     repl::start(&srv);
     for listener in listeners {
         tokio::task::spawn_local(net::listener::accept_loop(srv.clone(), listener));

@@ -1,6 +1,7 @@
 //! Redis Cluster support: hash slots, the cluster state with its nodes and nodes.conf,
 //! and the redirections (MOVED/ASK/CROSSSLOT/CLUSTERDOWN) commands get in cluster mode.
 
+pub mod bus;
 pub mod nodes_conf;
 pub mod redirect;
 pub mod slot_keys;

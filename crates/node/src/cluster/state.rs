@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::bus::link::LinkHandle;
 use super::slots::{SlotBitmap, SLOTS};
 
 /// Position of a node in [`ClusterState::nodes`]; stable while the node is known.
@@ -103,6 +104,15 @@ pub struct ClusterNode {
     pub slots: Box<SlotBitmap>,
     /// Other masters reporting this node as failing: (reporter id, time in ms).
     pub fail_reports: Vec<(String, u64)>,
+    /// When the node was created here / last sent us anything / was marked FAIL (ms).
+    pub ctime: u64,
+    pub data_received: u64,
+    pub fail_time: u64,
+    /// Replication offset the node announces (filled by replication).
+    pub repl_offset: u64,
+    /// The bus link we opened to the node, and the one it opened to us.
+    pub out_link: Option<LinkHandle>,
+    pub in_link: Option<LinkHandle>,
 }
 
 impl ClusterNode {
@@ -121,6 +131,12 @@ impl ClusterNode {
             link: LinkState::Disconnected,
             slots: Box::default(),
             fail_reports: Vec::new(),
+            ctime: crate::clock::now_ms(),
+            data_received: 0,
+            fail_time: 0,
+            repl_offset: 0,
+            out_link: None,
+            in_link: None,
         }
     }
 
@@ -164,6 +180,16 @@ pub struct ClusterState {
     pub stats: BusStats,
     /// Where nodes.conf lives (relative to the working directory, which is `dir`).
     pub config_path: PathBuf,
+    /// The bus changed the configuration: save nodes.conf (Redis's TODO_SAVE_CONFIG).
+    pub todo_save: bool,
+    /// A node's PFAIL changed: recompute cluster_state (Redis's TODO_UPDATE_STATE).
+    pub todo_update: bool,
+    /// A master that was in a minority partition stays `fail` this long after it
+    /// healed (ms; set by the bus from node_timeout), and when it last was.
+    pub rejoin_delay: u64,
+    pub among_minority_time: u64,
+    /// Recently forgotten node ids and until when gossip may not re-add them (ms).
+    pub forgotten: Vec<(String, u64)>,
 }
 
 impl ClusterState {
@@ -185,6 +211,11 @@ impl ClusterState {
             size: 0,
             stats: BusStats::default(),
             config_path,
+            todo_save: false,
+            todo_update: false,
+            rejoin_delay: 0,
+            among_minority_time: 0,
+            forgotten: Vec::new(),
         }
     }
 
@@ -308,8 +339,19 @@ impl ClusterState {
             .filter(|n| !n.is_failing() && !n.is_pfailing())
             .count();
         self.size = size;
+        let now = crate::clock::now_ms();
         if reachable < size / 2 + 1 {
             ok = false;
+            // (Redis also counts a node with no slots anywhere as "in a minority",
+            // which only delays a new cluster's first OK; we do not.)
+            if size > 0 {
+                self.among_minority_time = now;
+            }
+        }
+        let rejoining = now.saturating_sub(self.among_minority_time) < self.rejoin_delay;
+        if ok && !self.ok && self.me().is_master() && rejoining {
+            // Give the healed partition time to send us configuration updates.
+            return;
         }
         self.ok = ok;
     }

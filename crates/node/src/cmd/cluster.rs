@@ -358,8 +358,11 @@ fn info(ctx: &mut Ctx, _args: &Args) -> CmdResult {
         st.current_epoch,
     );
     for (dir, counts) in [("sent", &st.stats.sent), ("received", &st.stats.received)] {
-        for (kind, n) in counts.iter().filter(|(_, n)| **n > 0) {
-            text.push_str(&format!("cluster_stats_messages_{kind}_{dir}:{n}\r\n"));
+        // In message type order, as Redis lists them.
+        for kind in crate::cluster::bus::frame::STAT_NAMES {
+            if let Some(n) = counts.get(kind).filter(|n| **n > 0) {
+                text.push_str(&format!("cluster_stats_messages_{kind}_{dir}:{n}\r\n"));
+            }
         }
         let total: u64 = counts.values().sum();
         text.push_str(&format!("cluster_stats_messages_{dir}:{total}\r\n"));
@@ -450,10 +453,9 @@ fn replicas(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// No links until the cluster bus exists.
 fn links(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    state(ctx)?;
-    ctx.out.array(0);
+    let st = state(ctx)?;
+    crate::cluster::bus::reply_links(&st, ctx.out);
     Ok(())
 }
 

@@ -300,6 +300,8 @@ pub fn forget(ctx: &mut Ctx, args: &Args) -> CmdResult {
     if st.master_of(st.myself) == Some(i) {
         return Err(CmdError::msg("ERR Can't forget my master!"));
     }
+    let id = st.node(i).id.clone();
+    st.blacklist(&id);
     st.remove_node(i);
     cluster::config_changed(ctx.srv, &mut st);
     ctx.out.ok();
@@ -313,8 +315,8 @@ fn valid_ip(ip: &[u8]) -> Option<String> {
     Some(addr.to_string())
 }
 
-/// MEET records the node in handshake; the cluster bus (not written yet) is what
-/// completes the handshake and learns the node's real id.
+/// MEET records the node in handshake; the cluster bus connects to it, sends MEET
+/// and learns the node's real id from its PONG.
 pub fn meet(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let mut st = state_mut(ctx)?;
     let show = |i: usize| String::from_utf8_lossy(args.get(i)).into_owned();

@@ -301,6 +301,7 @@ fn sunsubscribe(ctx: &mut Ctx, args: &Args) -> CmdResult {
 
 fn publish_message(ctx: &mut Ctx, args: &Args, shard: bool) -> CmdResult {
     let published = pubsub::publish(ctx.srv, args.get(1), args.get(2), shard, ctx.client.id());
+    crate::cluster::bus::propagate_publish(ctx.srv, args.get(1), args.get(2), shard);
     if !published.own.is_empty() {
         push_to_self(ctx, |out| out.raw(&published.own));
     }
