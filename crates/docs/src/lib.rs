@@ -1,10 +1,14 @@
 //! RustiDocs document model: text and sheet documents on yrs, formulas, metadata,
 //! key names and channel messages. Pure: no network, no Redis.
 
+pub mod a1;
 pub mod error;
+pub mod refs;
 pub mod replica;
+pub mod sheet;
 pub mod text;
 
 pub use error::{DocError, Result};
 pub use replica::Replica;
+pub use sheet::{Axis, Cell, SheetDoc};
 pub use text::{TextChange, TextDoc};
