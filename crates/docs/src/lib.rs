@@ -3,6 +3,7 @@
 
 pub mod a1;
 pub mod error;
+pub mod formula;
 pub mod refs;
 pub mod replica;
 pub mod sheet;
