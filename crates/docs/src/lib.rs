@@ -4,12 +4,15 @@
 pub mod a1;
 pub mod error;
 pub mod formula;
+pub mod keys;
+pub mod meta;
 pub mod refs;
 pub mod replica;
 pub mod sheet;
 pub mod text;
 
 pub use error::{DocError, Result};
+pub use meta::{DocKind, DocMeta};
 pub use replica::Replica;
 pub use sheet::{Axis, Cell, SheetDoc};
 pub use text::{TextChange, TextDoc};
