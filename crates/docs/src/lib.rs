@@ -5,6 +5,7 @@ pub mod a1;
 pub mod error;
 pub mod formula;
 pub mod keys;
+pub mod message;
 pub mod meta;
 pub mod refs;
 pub mod replica;
