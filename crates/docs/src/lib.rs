@@ -14,6 +14,6 @@ pub mod text;
 
 pub use error::{DocError, Result};
 pub use meta::{DocKind, DocMeta};
-pub use replica::Replica;
+pub use replica::{Inbox, Replica};
 pub use sheet::{Axis, Cell, SheetDoc};
 pub use text::{TextChange, TextDoc};

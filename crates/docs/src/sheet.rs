@@ -5,7 +5,7 @@ use yrs::{Array, ArrayRef, Doc, Map, MapRef, Options, Out, ReadTxn, Transact};
 
 use crate::error::{DocError, Result};
 use crate::refs::{to_a1, to_stored, Ids};
-use crate::replica::Replica;
+use crate::replica::{Inbox, Replica};
 
 /// Names of the shared types inside the yrs document.
 pub const ROWS_NAME: &str = "rows";
@@ -36,6 +36,7 @@ pub struct SheetDoc {
     rows: ArrayRef,
     cols: ArrayRef,
     cells: MapRef,
+    inbox: Inbox,
 }
 
 impl Default for SheetDoc {
@@ -65,6 +66,7 @@ impl SheetDoc {
             rows,
             cols,
             cells,
+            inbox: Inbox::default(),
         }
     }
 
@@ -203,6 +205,10 @@ impl SheetDoc {
 impl Replica for SheetDoc {
     fn doc(&self) -> &Doc {
         &self.doc
+    }
+
+    fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 }
 

@@ -6,7 +6,7 @@ use yrs::types::Delta;
 use yrs::{Doc, GetString, Observable, OffsetKind, Options, Out, Text, TextRef, Transact};
 
 use crate::error::{DocError, Result};
-use crate::replica::Replica;
+use crate::replica::{Inbox, Replica};
 
 /// Name of the shared text inside the yrs document.
 pub const TEXT_NAME: &str = "content";
@@ -29,6 +29,7 @@ pub enum TextChange {
 pub struct TextDoc {
     doc: Doc,
     text: TextRef,
+    inbox: Inbox,
 }
 
 impl Default for TextDoc {
@@ -54,7 +55,11 @@ impl TextDoc {
         options.offset_kind = OffsetKind::Utf16;
         let doc = Doc::with_options(options);
         let text = doc.get_or_insert_text(TEXT_NAME);
-        Self { doc, text }
+        Self {
+            doc,
+            text,
+            inbox: Inbox::default(),
+        }
     }
 
     /// The whole content.
@@ -112,6 +117,10 @@ impl TextDoc {
 impl Replica for TextDoc {
     fn doc(&self) -> &Doc {
         &self.doc
+    }
+
+    fn inbox(&self) -> &Inbox {
+        &self.inbox
     }
 }
 
