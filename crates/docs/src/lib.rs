@@ -2,6 +2,7 @@
 //! key names and channel messages. Pure: no network, no Redis.
 
 pub mod a1;
+pub mod csv_io;
 pub mod error;
 pub mod formula;
 pub mod keys;
