@@ -102,6 +102,14 @@ class Cluster:
              lambda: subprocess.run(["redis-cli", "--cluster", "check", f"127.0.0.1:{ports[0]}"],
                                     capture_output=True).returncode == 0)
 
+    def wait_synced(self):
+        """Until every replica's link to its master is up: a replica that never synced
+        refuses to fail over (its data counts as too old)."""
+        def synced(port):
+            info = cli(port, "info", "replication", timeout=2)
+            return "role:master" in info or "master_link_status:up" in info
+        wait(f"{self.name}: replicas synced", lambda: all(synced(p) for p in self.ports))
+
     def nodes(self, port):
         """CLUSTER NODES of one node as dicts (id, port, flags, master, slots)."""
         out = []
