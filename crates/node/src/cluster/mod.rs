@@ -113,3 +113,11 @@ pub fn config_changed(srv: &Server, state: &mut ClusterState) {
         tracing::warn!("Could not save the cluster configuration: {e:#}");
     }
 }
+
+/// [`config_changed`] without fsync (Redis's SAVE_CONFIG without FSYNC_CONFIG).
+pub fn config_changed_unsynced(srv: &Server, state: &mut ClusterState) {
+    state.update_state(require_full_coverage(srv));
+    if let Err(e) = nodes_conf::save_unsynced(state) {
+        tracing::warn!("Could not save the cluster configuration: {e:#}");
+    }
+}

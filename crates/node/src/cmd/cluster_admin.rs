@@ -168,6 +168,7 @@ pub fn setslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let me = st.myself;
     let owner = st.slot_owner[slot];
     let key = slot as u16;
+    let epoch_before = st.current_epoch;
     match args.len() {
         5 if args.is(3, "migrating") => {
             if owner != Some(me) {
@@ -201,7 +202,12 @@ pub fn setslot(ctx: &mut Ctx, args: &Args) -> CmdResult {
             ))
         }
     }
-    cluster::config_changed(ctx.srv, &mut st);
+    // Only an epoch bump must be durable before the reply (as in Redis).
+    if st.current_epoch != epoch_before {
+        cluster::config_changed(ctx.srv, &mut st);
+    } else {
+        cluster::config_changed_unsynced(ctx.srv, &mut st);
+    }
     ctx.out.ok();
     Ok(())
 }
