@@ -1,10 +1,10 @@
-//! End-to-end tests of `rustidocs cluster up|status|down`, with Debian's redis-server as
-//! the node binary (our node has no cluster bus yet), on random free loopback ports.
+//! End-to-end tests of `rustidocs cluster up|status|down` with Debian's redis-server as
+//! the node binary (the same commands must drive a real Redis), on random free ports.
 
+mod common;
+
+use common::free_base;
 use serde_json::Value;
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
@@ -95,21 +95,6 @@ impl Drop for TestCluster {
             .arg(&self.dir)
             .output();
     }
-}
-
-/// A random base port in 10000..22000 whose node and bus ports (+10000) are all free;
-/// both stay below Linux's ephemeral range (32768+), where client sockets take ports.
-fn free_base(nodes: u16) -> u16 {
-    let free = |p: u16| TcpListener::bind(("127.0.0.1", p)).is_ok();
-    for attempt in 0u64.. {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(attempt ^ u64::from(std::process::id()));
-        let base = 10000 + (h.finish() % (22000 - 10000 - u64::from(nodes))) as u16;
-        if (base..base + nodes).all(|p| free(p) && free(p + 10000)) {
-            return base;
-        }
-    }
-    unreachable!("the loop only ends by returning")
 }
 
 /// Alive and not a zombie (our nodes are reparented when `rustidocs` exits).
