@@ -137,6 +137,14 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "3.0.0",
         "Forces a node to handshake with another node",
     ),
+    spec(
+        "failover",
+        -2,
+        ADMIN,
+        crate::cluster::manual_failover::command,
+        "3.0.0",
+        "Forces a replica to perform a manual failover of its master.",
+    ),
     spec("myid", 2, STALE, myid, "3.0.0", "Returns the ID of a node"),
     spec(
         "nodes",
