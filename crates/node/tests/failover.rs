@@ -4,10 +4,19 @@
 mod common;
 
 use std::path::PathBuf;
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use common::{free_port, Conn, Kind, Server};
 use resp::Frame;
+
+/// One cluster at a time: 12+ nodes with a 1 s node timeout on a loaded machine would
+/// see spurious failures (and failovers) of their own.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// nodes.conf files live outside the servers' directories (wiped on restart).
 struct TempDir(PathBuf);
@@ -284,6 +293,7 @@ fn kill_and_time(c: &mut Cluster, master: usize, replica: usize) -> Duration {
 
 #[test]
 fn sigkill_master_promotes_replica_and_old_master_rejoins() {
+    let _serial = serial();
     let mut c = Cluster::start(3, true);
     let (mut master, mut replica) = (0, 3);
     let mut times = Vec::new();
@@ -303,6 +313,7 @@ fn sigkill_master_promotes_replica_and_old_master_rejoins() {
 
 #[test]
 fn killing_a_replica_changes_nothing_for_clients() {
+    let _serial = serial();
     let mut c = Cluster::start(3, true);
     c.kill(4);
     std::thread::sleep(Duration::from_millis(3000));
@@ -316,6 +327,7 @@ fn killing_a_replica_changes_nothing_for_clients() {
 
 #[test]
 fn manual_failover_loses_no_acknowledged_write() {
+    let _serial = serial();
     let c = Cluster::start(3, true);
     let mut m = c.conn(0);
     let err = text(m.cmd(&["CLUSTER", "FAILOVER"]));
@@ -345,6 +357,7 @@ fn manual_failover_loses_no_acknowledged_write() {
 
 #[test]
 fn takeover_with_the_master_stopped_and_minority_refuses_writes() {
+    let _serial = serial();
     let c = Cluster::start(3, true);
     c.signal(1, "-STOP");
     let mut r = c.conn(4);

@@ -1,6 +1,8 @@
 //! Replica failover (Redis's clusterHandleSlaveFailover / clusterSendFailoverAuthIfNeeded):
 //! elections over FAILOVER_AUTH_REQUEST/ACK, votes by masters, promotion of the winner.
 
+use std::rc::Rc;
+
 use super::bus::frame::{Header, Type};
 use super::bus::{self, node_timeout};
 use super::state::{ClusterState, NodeFlags, NodeIndex};
@@ -17,10 +19,10 @@ const FLAG_FORCE_ACK: u8 = 1;
 
 /// Election delay. Redis waits 500 ms + random(0..500) + rank × 1000 so the FAIL
 /// message reaches every master first; FAIL is broadcast the moment it is reached,
-/// so we keep 100 ms + random(0..100) + rank × 250, which keeps failover well under
+/// so we keep 50 ms + random(0..50) + rank × 250, which keeps failover well under
 /// 1.5 s after FAIL at node_timeout 1000 while still ordering replicas by offset.
-const DELAY_FIXED_MS: u64 = 100;
-const DELAY_RANDOM_MS: u64 = 100;
+const DELAY_FIXED_MS: u64 = 50;
+const DELAY_RANDOM_MS: u64 = 50;
 const DELAY_PER_RANK_MS: u64 = 250;
 
 /// The election and vote state (Redis's failover_auth_* and voted_time fields).
@@ -32,6 +34,8 @@ pub struct Election {
     pub auth_rank: usize,
     pub auth_epoch: u64,
     pub auth_count: usize,
+    /// The auth_time a wake-up timer is armed for.
+    pub timer_for: u64,
     /// Per master id: when I last voted for one of its replicas (ms).
     pub voted: Vec<(String, u64)>,
     /// Last time the "can't failover" reason was logged, and which reason.
@@ -54,12 +58,40 @@ fn config_u64(srv: &Server, name: &str, default: u64) -> u64 {
 }
 
 /// Every bus cron tick: announce my offset, make replication follow my cluster role,
-/// run the manual failover and the election.
-pub fn cron(srv: &Server, st: &mut ClusterState, now: u64) {
+/// run the manual failover (the election runs in [`handle`] after the tick).
+pub fn cron(srv: &Rc<Server>, st: &mut ClusterState, now: u64) {
     st.me_mut().repl_offset = my_offset(srv);
     super::manual_failover::cron(srv, st, now);
-    handle_replica_failover(srv, st, now);
     crate::repl::follow_cluster_role(srv, st);
+    handle(srv, st);
+    arm_election_timer(srv, st, now);
+}
+
+/// An election due before the next tick starts on time, not up to 100 ms late.
+fn arm_election_timer(srv: &Rc<Server>, st: &mut ClusterState, now: u64) {
+    let e = &mut st.failover;
+    if e.auth_sent || e.auth_time <= now || e.timer_for == e.auth_time {
+        return;
+    }
+    e.timer_for = e.auth_time;
+    let wait = e.auth_time - now;
+    let srv = srv.clone();
+    tokio::task::spawn_local(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        if let Some(Ok(mut st)) = srv.cluster.as_ref().map(|c| c.try_borrow_mut()) {
+            handle(&srv, &mut st);
+        }
+    });
+}
+
+/// After every bus event and cron tick (Redis's CLUSTER_TODO_HANDLE_FAILOVER): moves
+/// the election along as soon as FAIL, a vote or the end of the delay allows it.
+pub fn handle(srv: &Server, st: &mut ClusterState) {
+    let me = st.me();
+    let active = !me.is_master() && (st.my_master_failed() || st.failover.manual.can_start());
+    if active {
+        handle_replica_failover(srv, st, crate::clock::now_ms());
+    }
 }
 
 /// Why a replica does not fail over, logged at most every 10 s per reason.

@@ -233,6 +233,8 @@ pub fn send_failover(st: &mut ClusterState, to: Option<NodeIndex>, kind: Type, p
 /// Applies what processing asked for: save nodes.conf, recompute cluster_state (also
 /// whenever it is `fail`, like Redis's cron; an OK state only changes on events).
 fn finish(srv: &Server, st: &mut ClusterState) {
+    // Elections react at once to FAIL and votes, not only on the next cron tick.
+    crate::cluster::failover::handle(srv, st);
     let update = std::mem::take(&mut st.todo_update);
     if std::mem::take(&mut st.todo_save) {
         super::config_changed(srv, st);
