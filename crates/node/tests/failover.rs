@@ -323,6 +323,20 @@ fn killing_a_replica_changes_nothing_for_clients() {
     let acked = write_keys(c.ports[0], 0, 50, false);
     assert_eq!(acked.len(), 50);
     assert_eq!(owner_of(&mut c.conn(1), 6000), c.ids[1]);
+    // FORCE: an election without the master's agreement, won with the master up.
+    assert_eq!(
+        c.conn(5).cmd(&["CLUSTER", "FAILOVER", "FORCE"]),
+        common::ok()
+    );
+    let new_id = c.ids[5].clone();
+    wait_until("the forced failover completes", 20, || {
+        c.all_see_owner(&new_id, 16000)
+    });
+    let info = text(c.conn(0).cmd(&["CLUSTER", "INFO"]));
+    assert!(
+        info.contains("cluster_stats_messages_auth-ack_sent:"),
+        "{info}"
+    );
 }
 
 #[test]
