@@ -74,6 +74,14 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "Sets hash slot ranges as unbound for a node",
     ),
     spec(
+        "failover",
+        -2,
+        ADMIN,
+        crate::cluster::manual_failover::command,
+        "3.0.0",
+        "Forces a replica to perform a manual failover of its master.",
+    ),
+    spec(
         "flushslots",
         2,
         ADMIN,
@@ -136,14 +144,6 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         admin::meet,
         "3.0.0",
         "Forces a node to handshake with another node",
-    ),
-    spec(
-        "failover",
-        -2,
-        ADMIN,
-        crate::cluster::manual_failover::command,
-        "3.0.0",
-        "Forces a replica to perform a manual failover of its master.",
     ),
     spec("myid", 2, STALE, myid, "3.0.0", "Returns the ID of a node"),
     spec(
