@@ -162,6 +162,16 @@ impl Cluster {
         })
     }
 
+    /// Every live node's CLUSTER NODES, to explain a timeout.
+    fn views(&self) -> String {
+        let view = |i: usize| {
+            let nodes =
+                Conn::try_connect(self.ports[i]).and_then(|mut c| c.try_cmd(&["CLUSTER", "NODES"]));
+            format!("node {i}:\n{}", nodes.map(text).unwrap_or_default())
+        };
+        self.live().into_iter().map(view).collect()
+    }
+
     fn kill(&mut self, i: usize) {
         // Dropping the server sends SIGKILL.
         self.nodes[i] = None;
@@ -218,10 +228,17 @@ fn owner_of(c: &mut Conn, slot: u16) -> String {
     String::new()
 }
 
-fn wait_until(what: &str, secs: u64, mut cond: impl FnMut() -> bool) {
+fn wait_until(what: &str, secs: u64, cond: impl FnMut() -> bool) {
+    wait_or(what, secs, cond, String::new);
+}
+
+/// Polls `cond`; on timeout panics with `what` and the `context` it then describes.
+fn wait_or(what: &str, secs: u64, mut cond: impl FnMut() -> bool, context: impl Fn() -> String) {
     let deadline = Instant::now() + Duration::from_secs(secs);
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        if Instant::now() > deadline {
+            panic!("timed out waiting until {what}\n{}", context());
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -272,19 +289,28 @@ fn kill_and_time(c: &mut Cluster, master: usize, replica: usize) -> Duration {
     let start = Instant::now();
     c.kill(master);
     let new_id = c.ids[replica].clone();
-    wait_until("the replica owns the slots everywhere", 30, || {
-        c.all_see_owner(&new_id, 0)
-    });
+    wait_or(
+        "the replica owns the slots everywhere",
+        30,
+        || c.all_see_owner(&new_id, 0),
+        || c.views(),
+    );
     let took = start.elapsed();
     assert_has_keys(c.ports[replica], &acked);
     let mut r = c.conn(replica);
     assert_eq!(r.cmd(&["SET", &key(1000), "v"]), common::ok());
     c.restart(master);
-    wait_until("the old master follows the new one", 30, || {
+    let follows = |c: &Cluster| {
         let line = text(c.conn(master).cmd(&["CLUSTER", "NODES"]));
         line.lines()
             .any(|l| l.contains("myself,slave") && l.contains(&new_id))
-    });
+    };
+    wait_or(
+        "the old master follows the new one",
+        30,
+        || follows(c),
+        || c.views(),
+    );
     c.wait_link_up(master);
     c.wait_ok();
     assert_has_keys(c.ports[master], &acked);
