@@ -2,6 +2,8 @@
 //! and the redirections (MOVED/ASK/CROSSSLOT/CLUSTERDOWN) commands get in cluster mode.
 
 pub mod bus;
+pub mod failover;
+pub mod manual_failover;
 pub mod nodes_conf;
 pub mod redirect;
 pub mod slot_keys;

@@ -17,6 +17,8 @@ enum Redirect {
     DownUnbound,
     Moved(u16, NodeIndex),
     Ask(u16, NodeIndex),
+    /// Writes held back during a manual failover (Redis pauses the client instead).
+    Paused,
 }
 
 impl Redirect {
@@ -35,6 +37,7 @@ impl Redirect {
             Redirect::DownUnbound => "CLUSTERDOWN Hash slot not served".into(),
             Redirect::Moved(slot, i) => format!("MOVED {slot} {}", addr(i)),
             Redirect::Ask(slot, i) => format!("ASK {slot} {}", addr(i)),
+            Redirect::Paused => "TRYAGAIN Writes are paused for a manual failover".into(),
         })
     }
 }
@@ -124,6 +127,9 @@ fn node_for_query(
         return Ok(());
     };
     let is_write = commands.iter().any(|(s, _)| s.flags.has(Flags::WRITE));
+    if is_write && owner == state.myself && super::manual_failover::writes_paused(state) {
+        return Err(Redirect::Paused);
+    }
     if !state.ok {
         if pubsub_shard {
             if !super::allow_pubsubshard_when_down(srv) {

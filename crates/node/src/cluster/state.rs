@@ -190,6 +190,8 @@ pub struct ClusterState {
     pub among_minority_time: u64,
     /// Recently forgotten node ids and until when gossip may not re-add them (ms).
     pub forgotten: Vec<(String, u64)>,
+    /// Elections, votes and manual failover (cluster/failover.rs).
+    pub failover: super::failover::Election,
 }
 
 impl ClusterState {
@@ -216,6 +218,7 @@ impl ClusterState {
             rejoin_delay: 0,
             among_minority_time: 0,
             forgotten: Vec::new(),
+            failover: Default::default(),
         }
     }
 

@@ -74,6 +74,14 @@ const SUBCOMMANDS: &[CommandSpec] = &[
         "Sets hash slot ranges as unbound for a node",
     ),
     spec(
+        "failover",
+        -2,
+        ADMIN,
+        crate::cluster::manual_failover::command,
+        "3.0.0",
+        "Forces a replica to perform a manual failover of its master.",
+    ),
+    spec(
         "flushslots",
         2,
         ADMIN,

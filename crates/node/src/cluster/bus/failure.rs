@@ -52,6 +52,7 @@ pub fn cron_tick(srv: &std::rc::Rc<Server>, tick: u64) {
         ping_oldest_of_random(srv, &mut st);
     }
     check_nodes(srv, &mut st, timeout, now);
+    crate::cluster::failover::cron(srv, &mut st, now);
     super::finish(srv, &mut st);
 }
 

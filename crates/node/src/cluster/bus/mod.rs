@@ -210,7 +210,7 @@ fn receive(srv: &Server, link: &LinkCtx, msg: Message) -> Vec<Vec<u8>> {
         }
         (kind @ (Type::FailoverAuthRequest | Type::FailoverAuthAck), Body::Raw(payload)) => {
             if let Some(s) = sender {
-                failover_message(&mut st, s, kind, &msg.header, &payload);
+                crate::cluster::failover::receive(srv, &mut st, s, kind, &msg.header, &payload);
             }
             Vec::new()
         }
@@ -218,26 +218,6 @@ fn receive(srv: &Server, link: &LinkCtx, msg: Message) -> Vec<Vec<u8>> {
     };
     finish(srv, &mut st);
     out
-}
-
-/// Hook for replica failover (Redis's clusterHandleSlaveFailover /
-/// clusterSendFailoverAuthIfNeeded): FAILOVER_AUTH_REQUEST and _ACK arrive here with
-/// the sender's header (epochs, slots, replication offset) and an opaque payload.
-/// Nothing votes yet, so they are only counted.
-fn failover_message(
-    st: &mut ClusterState,
-    sender: NodeIndex,
-    kind: Type,
-    h: &frame::Header,
-    payload: &[u8],
-) {
-    tracing::debug!(
-        "{} from {} (epoch {}, {} bytes) ignored: no failover support",
-        kind.stat_name(),
-        st.node(sender).id,
-        h.current_epoch,
-        payload.len()
-    );
 }
 
 /// Sends a failover message (FAILOVER_AUTH_REQUEST to every node when `to` is None,
@@ -253,6 +233,8 @@ pub fn send_failover(st: &mut ClusterState, to: Option<NodeIndex>, kind: Type, p
 /// Applies what processing asked for: save nodes.conf, recompute cluster_state (also
 /// whenever it is `fail`, like Redis's cron; an OK state only changes on events).
 fn finish(srv: &Server, st: &mut ClusterState) {
+    // Elections react at once to FAIL and votes, not only on the next cron tick.
+    crate::cluster::failover::handle(srv, st);
     let update = std::mem::take(&mut st.todo_update);
     if std::mem::take(&mut st.todo_save) {
         super::config_changed(srv, st);
