@@ -50,6 +50,14 @@ pub struct UpArgs {
 }
 
 pub fn run(a: UpArgs) -> Result<ExitCode> {
+    // In the foreground, Ctrl-C/SIGTERM must stop the cluster whenever they come, so
+    // the handlers go in before anything starts (a signal right after the endpoints
+    // are printed would otherwise kill us and leave the nodes running).
+    let stop = if a.foreground {
+        Some(stop_on_signals()?)
+    } else {
+        None
+    };
     let layout = Layout::resolve(a.dir.clone())?;
     let record = plan(&layout, &a)?;
     let binary =
@@ -69,8 +77,8 @@ pub fn run(a: UpArgs) -> Result<ExitCode> {
         return Err(e);
     }
     print_endpoints(&layout, &record, a.json)?;
-    if a.foreground {
-        wait_for_signal(&mut children)?;
+    if let Some(stop) = stop {
+        wait_for_signal(&stop, &mut children);
         info!("stopping the cluster");
         process::stop_all(&layout, STOP_TIMEOUT)?;
         for c in &mut children {
@@ -423,12 +431,17 @@ fn print_endpoints(layout: &Layout, r: &Record, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-/// Blocks until SIGINT/SIGTERM, reporting nodes that die meanwhile.
-fn wait_for_signal(children: &mut [Child]) -> Result<()> {
+/// A flag set by SIGINT or SIGTERM (which then no longer end the process).
+fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
     }
+    Ok(stop)
+}
+
+/// Blocks until `stop` is set, reporting nodes that die meanwhile.
+fn wait_for_signal(stop: &AtomicBool, children: &mut [Child]) {
     info!("running in the foreground; Ctrl-C stops the cluster");
     let mut reported = vec![false; children.len()];
     while !stop.load(Ordering::Relaxed) {
@@ -440,7 +453,6 @@ fn wait_for_signal(children: &mut [Child]) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
@@ -119,10 +119,13 @@ impl Server {
             args.extend(["--enable-debug-command".into(), "yes".into()]);
         }
         args.extend(extra.iter().map(|s| s.to_string()));
+        // The server's own output goes to a file in its directory, so a failure to
+        // start can say why.
+        let log = std::fs::File::create(dir.join("server.log")).expect("log file");
         let child = Command::new(&program)
             .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", program.display()));
         let mut server = Server {
@@ -142,8 +145,10 @@ impl Server {
         let pid = self.child.id().to_string();
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
+                let log = std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(5).collect();
                 return Err(format!(
-                    "{:?} server on port {} exited: {status}",
+                    "{:?} server on port {} exited: {status}; last log lines: {tail:?}",
                     self.kind, self.port
                 ));
             }
