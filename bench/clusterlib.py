@@ -110,6 +110,14 @@ class Cluster:
             return "role:master" in info or "master_link_status:up" in info
         wait(f"{self.name}: replicas synced", lambda: all(synced(p) for p in self.ports))
 
+    def wait_roles_agree(self):
+        """Until every node has the same view of who replicates whom (gossip about a
+        role change reaches nodes at different moments right after forming)."""
+        def view(port):
+            return sorted((n["id"], n["master"]) for n in self.nodes(port))
+        wait(f"{self.name}: every node agrees on roles",
+             lambda: len({tuple(view(p)) for p in self.ports}) == 1)
+
     def nodes(self, port):
         """CLUSTER NODES of one node as dicts (id, port, flags, master, slots)."""
         out = []
