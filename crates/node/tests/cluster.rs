@@ -7,7 +7,10 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{bulk, err, free_port, int, ok, show, Conn, Differential, Kind, Server};
+use common::{
+    bulk, cluster_info_field as info_field, err, free_port, int, ok, show, text, Conn,
+    Differential, Kind, Server,
+};
 use resp::Frame;
 
 /// A directory for nodes.conf files, removed on drop.
@@ -37,23 +40,6 @@ impl Drop for TempDir {
 
 fn cluster_args(conf: &str) -> Vec<&str> {
     vec!["--cluster-enabled", "yes", "--cluster-config-file", conf]
-}
-
-fn text(f: Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Verbatim(b) | Frame::Simple(b) | Frame::Error(b) => {
-            String::from_utf8(b).unwrap()
-        }
-        other => panic!("not a string reply: {other:?}"),
-    }
-}
-
-fn info_field(c: &mut Conn, name: &str) -> String {
-    let info = text(c.cmd(&["CLUSTER", "INFO"]));
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or_else(|| panic!("no {name} in {info}"))
-        .to_string()
 }
 
 /// Redis turns `ok` up to two seconds after start (its rejoin delay); ours at once.

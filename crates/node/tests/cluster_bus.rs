@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{free_port, Conn, Kind, Server};
+use common::{cluster_info_field as info_field, free_port, text, Conn, Kind, Server};
 use resp::Frame;
 
 /// Where the nodes.conf files live: outside the servers' directories, which are
@@ -152,23 +152,6 @@ impl Cluster {
     fn restart(&mut self, i: usize) {
         self.nodes[i] = Some(self.spawn(self.ports[i]));
     }
-}
-
-fn text(f: Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Verbatim(b) | Frame::Simple(b) | Frame::Error(b) => {
-            String::from_utf8(b).unwrap()
-        }
-        other => panic!("not a string reply: {other:?}"),
-    }
-}
-
-fn info_field(c: &mut Conn, name: &str) -> String {
-    let info = text(c.cmd(&["CLUSTER", "INFO"]));
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or("")
-        .to_string()
 }
 
 fn stat(c: &mut Conn, name: &str) -> u64 {

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use common::{free_port, Conn, Kind, Server};
+use common::{cluster_info_field as info_field, free_port, text, Conn, Kind, Server};
 use resp::Frame;
 
 /// One cluster at a time: 12+ nodes with a 1 s node timeout on a loaded machine would
@@ -189,23 +189,6 @@ impl Cluster {
             .unwrap();
         assert!(status.success());
     }
-}
-
-fn text(f: Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Verbatim(b) | Frame::Simple(b) | Frame::Error(b) => {
-            String::from_utf8(b).unwrap()
-        }
-        other => panic!("not a string reply: {other:?}"),
-    }
-}
-
-fn info_field(c: &mut Conn, name: &str) -> String {
-    let info = text(c.cmd(&["CLUSTER", "INFO"]));
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")))
-        .unwrap_or("")
-        .to_string()
 }
 
 /// The id of the master CLUSTER NODES shows owning `slot` (slot ranges only).

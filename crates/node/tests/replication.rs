@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use common::{bulk, int, Conn, Frame, Server};
+use common::{bulk, int, text, Conn, Frame, Server};
 
 /// Polls `cond` until it holds, or fails after 10 s with `what`.
 fn poll(what: &str, mut cond: impl FnMut() -> bool) {
@@ -18,15 +18,6 @@ fn poll(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(25));
     }
     panic!("timed out waiting for: {what}");
-}
-
-fn text(f: Frame) -> String {
-    match f {
-        Frame::Bulk(b) | Frame::Verbatim(b) | Frame::Simple(b) | Frame::Error(b) => {
-            String::from_utf8_lossy(&b).into_owned()
-        }
-        other => panic!("not text: {other:?}"),
-    }
 }
 
 /// INFO `section` as (field, value) pairs in order.

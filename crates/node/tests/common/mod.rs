@@ -343,6 +343,25 @@ pub fn err(s: &str) -> Frame {
     Frame::Error(s.as_bytes().to_vec())
 }
 
+/// The text of a string-like reply (bulk, verbatim, simple or error); panics otherwise.
+pub fn text(f: Frame) -> String {
+    match f {
+        Frame::Bulk(b) | Frame::Verbatim(b) | Frame::Simple(b) | Frame::Error(b) => {
+            String::from_utf8_lossy(&b).into_owned()
+        }
+        other => panic!("not a string reply: {other:?}"),
+    }
+}
+
+/// One field of `CLUSTER INFO` ("" when absent).
+pub fn cluster_info_field(c: &mut Conn, name: &str) -> String {
+    let info = text(c.cmd(&["CLUSTER", "INFO"]));
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or("")
+        .to_string()
+}
+
 /// Renders a raw reply readably for assertion messages.
 pub fn show(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).replace("\r\n", "\\r\\n")
