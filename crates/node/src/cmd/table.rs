@@ -205,23 +205,14 @@ pub fn lookup(name: &[u8]) -> Option<&'static CommandSpec> {
 /// follow from the flags, see COMMAND INFO). `keyed` families take one key at arg 1.
 macro_rules! family_spec {
     (keyed $vis:vis, $group:literal $(, $category:literal)*) => {
-        /// A command of this family: one key at argument 1.
-        $vis const fn spec(
-            name: &'static str,
-            arity: i32,
-            flags: $crate::cmd::table::Flags,
-            handler: $crate::cmd::Handler,
-            since: &'static str,
-            summary: &'static str,
-        ) -> $crate::cmd::table::CommandSpec {
-            $crate::cmd::table::CommandSpec::new(name, arity, flags, handler)
-                .keys(1, 1, 1)
-                .acl(&[$($category),*])
-                .doc($group, since, summary)
-        }
+        $crate::cmd::table::family_spec!(@define $vis, (1, 1, 1), $group $(, $category)*);
     };
     ($vis:vis, $group:literal $(, $category:literal)*) => {
-        /// A command of this family (no keys unless set with `.keys()`).
+        $crate::cmd::table::family_spec!(@define $vis, (0, 0, 0), $group $(, $category)*);
+    };
+    (@define $vis:vis, ($first:literal, $last:literal, $step:literal), $group:literal $(, $category:literal)*) => {
+        /// A command of this family (keyed families: one key at argument 1; others
+        /// none unless set with `.keys()`).
         $vis const fn spec(
             name: &'static str,
             arity: i32,
@@ -231,6 +222,7 @@ macro_rules! family_spec {
             summary: &'static str,
         ) -> $crate::cmd::table::CommandSpec {
             $crate::cmd::table::CommandSpec::new(name, arity, flags, handler)
+                .keys($first, $last, $step)
                 .acl(&[$($category),*])
                 .doc($group, since, summary)
         }
