@@ -102,6 +102,14 @@ impl Connection {
     /// Runs every complete request in the input buffer. Stops early when a command
     /// blocks, returning it (with owned arguments) so the caller can wait.
     fn process_input(&mut self) -> Option<(BlockRequest, OwnedArgs)> {
+        // Input counts as interaction for the idle `timeout`; one clock read per batch,
+        // not per command (dispatch reads the clock for each command already).
+        if !self.inbuf.is_empty() {
+            self.client
+                .shared
+                .last_interaction_ms
+                .set(crate::clock::now_ms());
+        }
         let mut pos = 0;
         let mut blocked = None;
         while !self.client.close_after_reply
@@ -121,10 +129,6 @@ impl Connection {
                     if args.is_empty() {
                         continue;
                     }
-                    self.client
-                        .shared
-                        .last_interaction_ms
-                        .set(crate::clock::now_ms());
                     if let Some(mut block) =
                         dispatch::execute(&self.srv, &mut self.client, &mut self.out, &args)
                     {
