@@ -33,6 +33,19 @@ pub trait Replica {
         self.inbox().receive(self.doc(), decoded, v1)
     }
 
+    /// Applies many updates (v1) at once: merged first, so a long log costs one
+    /// integration instead of one transaction per entry.
+    fn apply_updates_v1(&self, updates: &[&[u8]]) -> Result<()> {
+        match updates {
+            [] => Ok(()),
+            [one] => self.apply_update_v1(one),
+            many => {
+                let merged = yrs::merge_updates_v1(many.iter().copied()).map_err(bad_update)?;
+                self.apply_update_v1(&merged)
+            }
+        }
+    }
+
     /// This replica's state vector, v1 encoded (y-sync step 1 payload).
     fn state_vector_v1(&self) -> Vec<u8> {
         self.doc().transact().state_vector().encode_v1()

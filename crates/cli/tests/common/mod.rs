@@ -53,13 +53,25 @@ impl Nodes {
 
     /// `count` fresh cluster-enabled nodes that know nothing of each other.
     pub fn spawn(count: u16) -> Nodes {
+        Nodes::spawn_with(
+            count,
+            &["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"],
+        )
+    }
+
+    /// One standalone node (cluster mode off).
+    pub fn standalone() -> Nodes {
+        Nodes::spawn_with(1, &[])
+    }
+
+    fn spawn_with(count: u16, extra: &[&str]) -> Nodes {
         let mut nodes = Nodes::empty(count, Some(Vec::new()));
         for port in nodes.ports() {
             let dir = nodes.dir.join(port.to_string());
             std::fs::create_dir_all(&dir).unwrap();
             let child = Command::new(node_binary())
                 .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args(["--cluster-enabled", "yes", "--cluster-node-timeout", "1000"])
+                .args(extra)
                 .args(["--save", "", "--appendonly", "no", "--dir"])
                 .arg(&dir)
                 .stdout(Stdio::null())

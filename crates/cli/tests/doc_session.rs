@@ -1,0 +1,126 @@
+//! The client library against real deployments of our nodes: catalogue, live sessions
+//! (remote edits, presence), reading back from the keyspace; one node and a cluster.
+
+mod common;
+
+use std::time::Duration;
+
+use client::{Event, Session, Store};
+use common::Nodes;
+use docs::DocKind;
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Reads the session's events until `done` holds for it (checked after each), for up to
+/// 20 s.
+async fn until(s: &mut Session, what: &str, done: impl Fn(&Session) -> bool) {
+    let wait = async {
+        while !done(s) {
+            if s.next_event().await.is_none() {
+                panic!("session ended while waiting for {what}");
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), wait)
+        .await
+        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+fn text_of(s: &Session) -> String {
+    s.document().text(s.id()).unwrap().content()
+}
+
+async fn two_editors_share_a_text(store: &Store) {
+    let info = store.create(DocKind::Text, "Notes", "work").await.unwrap();
+    let listed = store.list(Some("work")).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        (listed[0].id.as_str(), listed[0].meta.title.as_str()),
+        (info.id.as_str(), "Notes")
+    );
+    assert!(store.list(Some("play")).await.unwrap().is_empty());
+
+    let mut ann = store.open(&info.id, "ann").await.unwrap();
+    let mut bob = store.open(&info.id, "bob").await.unwrap();
+    ann.insert_text(0, "hello wörld").await.unwrap();
+    until(&mut bob, "ann's edit", |s| text_of(s) == "hello wörld").await;
+    bob.delete_text(5, 1).await.unwrap();
+    bob.insert_text(5, ", ").await.unwrap();
+    until(&mut ann, "bob's edits", |s| text_of(s) == "hello, wörld").await;
+
+    // Presence: each sees the other, with a cursor once it is set.
+    bob.set_cursor(Some(3), None).await.unwrap();
+    until(&mut ann, "bob's cursor", |s| {
+        s.peers()
+            .iter()
+            .any(|p| p.presence.user == "bob" && p.presence.cursor == Some(3))
+    })
+    .await;
+    until(&mut bob, "ann's presence", |s| {
+        s.peers().iter().any(|p| p.presence.user == "ann")
+    })
+    .await;
+    bob.close().await;
+    until(&mut ann, "bob leaving", |s| s.peers().is_empty()).await;
+    assert!(matches!(
+        ann.try_event(),
+        None | Some(Event::Presence(_)) | Some(Event::Changed)
+    ));
+
+    // Everything acknowledged is in the keyspace: a fresh session reads it back.
+    let again = store.open(&info.id, "cy").await.unwrap();
+    assert_eq!(text_of(&again), "hello, wörld");
+
+    store.rename(&info.id, "Renamed").await.unwrap();
+    assert_eq!(store.meta(&info.id).await.unwrap().title, "Renamed");
+    store.delete(&info.id).await.unwrap();
+    assert!(store.list(None).await.unwrap().is_empty());
+    assert!(matches!(
+        store.open(&info.id, "dan").await,
+        Err(client::ClientError::NotFound(_))
+    ));
+}
+
+async fn two_editors_share_a_sheet(store: &Store) {
+    let info = store
+        .create(DocKind::Sheet, "Budget", "money")
+        .await
+        .unwrap();
+    let ann = store.open(&info.id, "ann").await.unwrap();
+    let mut bob = store.open(&info.id, "bob").await.unwrap();
+    ann.set_cell(0, 0, "2").await.unwrap();
+    ann.set_cell(1, 0, "=A1*21").await.unwrap();
+    until(&mut bob, "ann's cells", |s| {
+        let sheet = s.document().sheet(s.id()).unwrap();
+        docs::formula::evaluate(sheet).unwrap()[1][0] == "42"
+    })
+    .await;
+}
+
+#[test]
+fn sessions_on_a_cluster() {
+    let nodes = Nodes::up(3, 0);
+    runtime().block_on(async {
+        let store = Store::connect(&nodes.addrs()).await.unwrap();
+        assert!(store.is_cluster());
+        two_editors_share_a_text(&store).await;
+        two_editors_share_a_sheet(&store).await;
+    });
+}
+
+#[test]
+fn sessions_on_a_single_node() {
+    let node = Nodes::standalone();
+    runtime().block_on(async {
+        let store = Store::connect(&[node.addr(0)]).await.unwrap();
+        assert!(!store.is_cluster());
+        two_editors_share_a_text(&store).await;
+        two_editors_share_a_sheet(&store).await;
+    });
+}
