@@ -3,38 +3,10 @@
 
 mod common;
 
-use std::time::Duration;
-
-use client::{Event, Session, Store};
+use client::{Event, Store};
+use common::session::{runtime, text_of, until};
 use common::Nodes;
 use docs::DocKind;
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-/// Reads the session's events until `done` holds for it (checked after each), for up to
-/// 20 s.
-async fn until(s: &mut Session, what: &str, done: impl Fn(&Session) -> bool) {
-    let wait = async {
-        while !done(s) {
-            if s.next_event().await.is_none() {
-                panic!("session ended while waiting for {what}");
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(20), wait)
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
-}
-
-fn text_of(s: &Session) -> String {
-    s.document().text(s.id()).unwrap().content()
-}
 
 async fn two_editors_share_a_text(store: &Store) {
     let info = store.create(DocKind::Text, "Notes", "work").await.unwrap();

@@ -79,29 +79,35 @@ impl Store {
         DocMeta::from_fields(fields).map_err(ClientError::from)
     }
 
-    /// Documents, most recently updated first; only those of `topic` when given. Index
-    /// entries whose metadata is gone (a half-finished delete) are left out.
+    /// Documents, most recently updated first; only those of `topic` when given. The
+    /// index score is the time of the last edit the control service folded, so it
+    /// overrides a creation-time `updated`. Index entries whose metadata is gone (a
+    /// half-finished delete) are left out.
     pub async fn list(&self, topic: Option<&str>) -> Result<Vec<DocInfo>> {
-        let mut ids: Vec<String> = self
+        let mut ids: Vec<(String, f64)> = self
             .query(
                 redis::cmd("ZRANGE")
                     .arg(keys::DOCS_INDEX)
                     .arg(0)
                     .arg(-1)
-                    .arg("REV"),
+                    .arg("REV")
+                    .arg("WITHSCORES"),
             )
             .await?;
         if let Some(t) = topic {
             let members: std::collections::HashSet<String> = self
                 .query(redis::cmd("SMEMBERS").arg(keys::topic(t)))
                 .await?;
-            ids.retain(|id| members.contains(id));
+            ids.retain(|(id, _)| members.contains(id));
         }
-        let metas = join_all(ids.iter().map(|id| self.meta(id))).await;
+        let metas = join_all(ids.iter().map(|(id, _)| self.meta(id))).await;
         let mut out = Vec::with_capacity(ids.len());
-        for (id, meta) in ids.into_iter().zip(metas) {
+        for ((id, score), meta) in ids.into_iter().zip(metas) {
             match meta {
-                Ok(meta) => out.push(DocInfo { id, meta }),
+                Ok(mut meta) => {
+                    meta.updated = meta.updated.max(score as u64);
+                    out.push(DocInfo { id, meta });
+                }
                 Err(ClientError::NotFound(_)) => {}
                 Err(e) => return Err(e),
             }

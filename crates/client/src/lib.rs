@@ -22,7 +22,7 @@ pub mod connection;
 pub mod document;
 pub mod error;
 pub mod presence;
-mod router;
+pub mod router;
 pub mod session;
 
 pub use catalog::DocInfo;

@@ -168,6 +168,21 @@ impl Peers {
         changed
     }
 
+    /// Records a session that announced itself with a join, before its first awareness
+    /// update arrives; true when it is new.
+    pub fn join(&mut self, client: u64, user: &str) -> bool {
+        if self.known.contains_key(&client) {
+            return false;
+        }
+        let k = Known {
+            clock: 0,
+            presence: Some(Presence::new(user)),
+            seen: Instant::now(),
+        };
+        self.known.insert(client, k);
+        true
+    }
+
     /// Forgets peers silent for longer than `timeout`; true when someone visible went.
     pub fn expire(&mut self, timeout: Duration) -> bool {
         let before = self.list().len();

@@ -2,6 +2,8 @@
 //! `rustidocs cluster up` or by `redis-cli --cluster create`, on random free ports.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod session;
+
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
 use std::net::TcpListener;
@@ -21,6 +23,68 @@ pub fn node_binary() -> PathBuf {
         p.display()
     );
     p
+}
+
+/// `rustidocs-control`, built beside `rustidocs` like the node binary.
+pub fn control_binary() -> PathBuf {
+    let p = Path::new(BIN).with_file_name("rustidocs-control");
+    assert!(
+        p.is_file(),
+        "{} missing: run `cargo build --bins`",
+        p.display()
+    );
+    p
+}
+
+/// A running `rustidocs-control` against `endpoints`; killed (SIGKILL) on drop. Its log
+/// goes to `log`, shown by the test on failure.
+pub struct Control {
+    child: Child,
+    pub log: PathBuf,
+}
+
+impl Control {
+    pub fn start(endpoints: &[String], persist_interval: &str, log: PathBuf) -> Control {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = Command::new(control_binary())
+            .arg("--cluster")
+            .arg(endpoints.join(","))
+            .args(["--persist-interval", persist_interval])
+            .env("RUSTIDOCS_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("spawn rustidocs-control");
+        Control { child, log }
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        self.child.wait().unwrap()
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Control {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }
 
 /// Nodes on consecutive ports; dropping it stops them and removes their directory.

@@ -1,0 +1,104 @@
+//! The control service against a real cluster of our nodes: it answers joins with the
+//! session list, folds logs into snapshots, and loses nothing when it is SIGKILLed.
+
+mod common;
+
+use client::Store;
+use common::session::{eventually, log_len, runtime, session_users, text_of, until, until_event};
+use common::{Control, Nodes};
+use docs::DocKind;
+
+/// Waits until the control service's log says it follows document `id`.
+async fn followed(control: &Control, id: &str) {
+    eventually("control follows the document", || async {
+        control
+            .log_text()
+            .lines()
+            .any(|l| l.contains("following document") && l.contains(id))
+    })
+    .await;
+}
+
+#[test]
+fn control_lists_sessions_and_folds_the_log() {
+    let nodes = Nodes::up(3, 0);
+    let control = Control::start(&nodes.addrs(), "200ms", nodes.dir.join("control.log"));
+    runtime().block_on(async {
+        let store = Store::connect(&nodes.addrs()).await.unwrap();
+        let info = store.create(DocKind::Text, "Log", "t").await.unwrap();
+        followed(&control, &info.id).await;
+
+        let mut ann = store.open(&info.id, "ann").await.unwrap();
+        until_event(&mut ann, "a session list with ann", |e| {
+            session_users(e) == Some(vec!["ann".into()])
+        })
+        .await;
+        let mut bob = store.open(&info.id, "bob").await.unwrap();
+        until_event(&mut ann, "a session list with ann and bob", |e| {
+            session_users(e) == Some(vec!["ann".into(), "bob".into()])
+        })
+        .await;
+
+        for i in 0..200 {
+            ann.insert_text(i, "x").await.unwrap();
+        }
+        until(&mut bob, "ann's 200 edits", |s| text_of(s).len() == 200).await;
+        eventually("the log folded away", || async {
+            log_len(&store, &info.id).await == 0
+        })
+        .await;
+        // The snapshot alone now holds everything.
+        let cy = store.open(&info.id, "cy").await.unwrap();
+        assert_eq!(text_of(&cy), "x".repeat(200));
+        // The list moved the document to its last edit.
+        let listed = store.list(None).await.unwrap();
+        assert!(listed[0].meta.updated >= info.meta.created);
+
+        bob.close().await;
+        until_event(&mut ann, "bob gone from the session list", |e| {
+            session_users(e) == Some(vec!["ann".into(), "cy".into()])
+        })
+        .await;
+    });
+    assert!(
+        control.log_text().contains("folded log into snapshot"),
+        "{}",
+        control.log_text()
+    );
+}
+
+#[test]
+fn edits_survive_a_control_crash() {
+    let nodes = Nodes::up(3, 0);
+    let mut control = Control::start(&nodes.addrs(), "200ms", nodes.dir.join("control.log"));
+    runtime().block_on(async {
+        let store = Store::connect(&nodes.addrs()).await.unwrap();
+        let info = store.create(DocKind::Text, "Crash", "t").await.unwrap();
+        followed(&control, &info.id).await;
+        let ann = store.open(&info.id, "ann").await.unwrap();
+        let mut written = String::new();
+        for round in 0..6 {
+            for _ in 0..50 {
+                let c = char::from(b'a' + round as u8);
+                ann.insert_text(written.chars().count(), &c.to_string())
+                    .await
+                    .unwrap();
+                written.push(c);
+            }
+            match round {
+                1 => control.kill(),
+                3 => {
+                    control = Control::start(&nodes.addrs(), "200ms", nodes.dir.join("control.log"))
+                }
+                _ => {}
+            }
+        }
+        // The restarted service takes the lease once the dead one's expires, then folds.
+        eventually("the log folded away after the restart", || async {
+            log_len(&store, &info.id).await == 0
+        })
+        .await;
+        let check = store.open(&info.id, "check").await.unwrap();
+        assert_eq!(text_of(&check), written);
+    });
+}
