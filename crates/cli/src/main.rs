@@ -1,9 +1,11 @@
-//! `rustidocs`: the command line. Today it runs a local cluster of `rustidocs-node`
-//! processes (`cluster up|status|down`); document commands come later.
+//! `rustidocs`: the command line. `up` runs the whole local system; `cluster …` runs and
+//! inspects a cluster of `rustidocs-node` processes.
 
 mod cluster;
 mod layout;
 mod process;
+mod service;
+mod up;
 
 use clap::{Parser, Subcommand};
 use std::io::IsTerminal;
@@ -18,6 +20,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
+    /// Start the whole local system (cluster + control service) in the foreground;
+    /// Ctrl-C or SIGTERM stops everything it started.
+    Up(up::UpArgs),
     /// Run and inspect a cluster of rustidocs-node processes.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
@@ -35,6 +40,7 @@ fn main() -> ExitCode {
         .with_target(false)
         .init();
     let result = match Cli::parse().cmd {
+        Cmd::Up(a) => up::run(a),
         Cmd::Cluster(c) => cluster::run(c),
     };
     result.unwrap_or_else(|e| {

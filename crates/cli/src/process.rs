@@ -15,17 +15,24 @@ const NODE_BINARY: &str = "rustidocs-node";
 /// `--node-binary` if given, else `rustidocs-node` next to this executable, else the
 /// one on PATH.
 pub fn resolve_node_binary(flag: Option<PathBuf>) -> Result<PathBuf> {
+    resolve_binary(NODE_BINARY, "--node-binary", flag)
+}
+
+/// The executable `name`: `flag` (the option named `option`) if given, else the one next
+/// to this executable, else the one on PATH.
+pub fn resolve_binary(name: &str, option: &str, flag: Option<PathBuf>) -> Result<PathBuf> {
     if let Some(p) = flag {
-        return which(&p).with_context(|| format!("node binary {} not found", p.display()));
+        return which(&p).with_context(|| format!("{name} binary {} not found", p.display()));
     }
     let beside = std::env::current_exe()
         .ok()
-        .and_then(|exe| exe.parent().map(|d| d.join(NODE_BINARY)))
+        .and_then(|exe| exe.parent().map(|d| d.join(name)))
         .filter(|p| p.is_file());
     match beside {
         Some(p) => Ok(p),
-        None => which(Path::new(NODE_BINARY))
-            .context("rustidocs-node not found next to rustidocs nor on PATH (use --node-binary)"),
+        None => which(Path::new(name)).with_context(|| {
+            format!("{name} not found next to rustidocs nor on PATH (use {option})")
+        }),
     }
 }
 

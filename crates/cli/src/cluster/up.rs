@@ -20,6 +20,16 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Stay attached and stop every node on Ctrl-C / SIGTERM.
+    #[arg(long)]
+    foreground: bool,
+}
+
+/// The cluster's shape and where it lives: shared by `cluster up` and `rustidocs up`.
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
     /// Number of masters [default: 3].
     #[arg(long)]
     masters: Option<usize>,
@@ -38,15 +48,12 @@ pub struct UpArgs {
     /// Node executable [default: rustidocs-node beside rustidocs, else on PATH].
     #[arg(long)]
     node_binary: Option<PathBuf>,
-    /// Stay attached and stop every node on Ctrl-C / SIGTERM.
-    #[arg(long)]
-    foreground: bool,
     /// Seconds to wait for the cluster to become ok.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
     /// Print the endpoints as a JSON object.
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 pub fn run(a: UpArgs) -> Result<ExitCode> {
@@ -58,15 +65,47 @@ pub fn run(a: UpArgs) -> Result<ExitCode> {
     } else {
         None
     };
+    let mut started = start(&a.cluster, a.foreground)?;
+    print_endpoints(&started.layout, &started.record, a.cluster.json)?;
+    if let Some(stop) = stop {
+        wait_for_signal(&stop, &mut started.children, || {});
+        started.stop()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A cluster this process started (or found running).
+pub struct Started {
+    pub layout: Layout,
+    pub record: Record,
+    /// The node processes started now (nodes found running are not among them).
+    pub children: Vec<Child>,
+}
+
+impl Started {
+    /// Stops every node of the layout (SIGTERM, so the AOF is flushed) and reaps ours.
+    pub fn stop(&mut self) -> Result<()> {
+        info!("stopping the cluster");
+        process::stop_all(&self.layout, STOP_TIMEOUT)?;
+        for c in &mut self.children {
+            let _ = c.wait();
+        }
+        Ok(())
+    }
+}
+
+/// Starts the nodes, forms the cluster the first time, and waits until it is ok. On
+/// failure with `stop_on_error` the nodes are stopped again; else they are left running
+/// and the error says how to stop them.
+pub fn start(a: &ClusterArgs, stop_on_error: bool) -> Result<Started> {
     let layout = Layout::resolve(a.dir.clone())?;
-    let record = plan(&layout, &a)?;
+    let record = plan(&layout, a)?;
     let binary =
         process::resolve_node_binary(a.node_binary.clone().or(record.node_binary.clone()))?;
     let deadline = Instant::now() + Duration::from_secs(a.timeout);
     let mut children = start_nodes(&layout, &record, &binary, a.node_timeout)?;
-    let result = bring_up(&record, &mut children, deadline);
-    if let Err(e) = result {
-        if a.foreground {
+    if let Err(e) = bring_up(&record, &mut children, deadline) {
+        if stop_on_error {
             let _ = process::stop_all(&layout, STOP_TIMEOUT);
         } else {
             eprintln!(
@@ -76,21 +115,16 @@ pub fn run(a: UpArgs) -> Result<ExitCode> {
         }
         return Err(e);
     }
-    print_endpoints(&layout, &record, a.json)?;
-    if let Some(stop) = stop {
-        wait_for_signal(&stop, &mut children);
-        info!("stopping the cluster");
-        process::stop_all(&layout, STOP_TIMEOUT)?;
-        for c in &mut children {
-            let _ = c.wait();
-        }
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(Started {
+        layout,
+        record,
+        children,
+    })
 }
 
 /// The cluster's shape: the recorded one if DIR holds a cluster, else a new one from
 /// the flags (recorded now, so a later `up`, `status` or `down` finds it).
-fn plan(layout: &Layout, a: &UpArgs) -> Result<Record> {
+fn plan(layout: &Layout, a: &ClusterArgs) -> Result<Record> {
     if layout.has_record() {
         let r = layout.read_record()?;
         if a.masters.is_some_and(|m| m != r.masters) || a.replicas.is_some_and(|n| n != r.replicas)
@@ -391,7 +425,37 @@ fn check_ready(r: &Record) -> Result<(), String> {
     Ok(())
 }
 
-fn print_endpoints(layout: &Layout, r: &Record, as_json: bool) -> Result<()> {
+pub fn print_endpoints(layout: &Layout, r: &Record, as_json: bool) -> Result<()> {
+    let v = endpoints_json(layout, r)?;
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    for n in v["nodes"].as_array().into_iter().flatten() {
+        println!(
+            "{} {}",
+            n["addr"].as_str().unwrap_or(""),
+            n["role"].as_str().unwrap_or("")
+        );
+    }
+    println!();
+    println!(
+        "cluster is up: redis-cli -c -h {} -p {}",
+        r.host, r.ports[0]
+    );
+    println!(
+        "for rustidocs commands elsewhere: export RUSTIDOCS_CLUSTER={}",
+        v["cluster"].as_str().unwrap_or("")
+    );
+    println!(
+        "stop it with: rustidocs cluster down --dir {}",
+        layout.dir.display()
+    );
+    Ok(())
+}
+
+/// The endpoints and each node's role, as `cluster up --json` prints them.
+pub fn endpoints_json(layout: &Layout, r: &Record) -> Result<serde_json::Value> {
     let addrs = r.addrs();
     let nodes = node_view(&addrs[0]).map_err(anyhow::Error::msg)?;
     let role_of = |a: &str| {
@@ -400,39 +464,20 @@ fn print_endpoints(layout: &Layout, r: &Record, as_json: bool) -> Result<()> {
             .find(|n| n.addr == a)
             .map_or("unknown", NodeLine::role)
     };
-    let cluster = addrs.join(",");
-    if as_json {
-        let list: Vec<_> = addrs
-            .iter()
-            .map(|a| json!({"addr": a, "role": role_of(a)}))
-            .collect();
-        let v = json!({
-            "dir": layout.dir.display().to_string(),
-            "state": "ok",
-            "nodes": list,
-            "cluster": cluster,
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
-    for a in &addrs {
-        println!("{a} {}", role_of(a));
-    }
-    println!();
-    println!(
-        "cluster is up: redis-cli -c -h {} -p {}",
-        r.host, r.ports[0]
-    );
-    println!("for rustidocs commands elsewhere: export RUSTIDOCS_CLUSTER={cluster}");
-    println!(
-        "stop it with: rustidocs cluster down --dir {}",
-        layout.dir.display()
-    );
-    Ok(())
+    let list: Vec<_> = addrs
+        .iter()
+        .map(|a| json!({"addr": a, "role": role_of(a)}))
+        .collect();
+    Ok(json!({
+        "dir": layout.dir.display().to_string(),
+        "state": "ok",
+        "nodes": list,
+        "cluster": addrs.join(","),
+    }))
 }
 
 /// A flag set by SIGINT or SIGTERM (which then no longer end the process).
-fn stop_on_signals() -> Result<Arc<AtomicBool>> {
+pub fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, Arc::clone(&stop))?;
@@ -440,9 +485,10 @@ fn stop_on_signals() -> Result<Arc<AtomicBool>> {
     Ok(stop)
 }
 
-/// Blocks until `stop` is set, reporting nodes that die meanwhile.
-fn wait_for_signal(stop: &AtomicBool, children: &mut [Child]) {
-    info!("running in the foreground; Ctrl-C stops the cluster");
+/// Blocks until `stop` is set, reporting nodes that die meanwhile; `tick` runs about
+/// five times a second (the caller's own upkeep).
+pub fn wait_for_signal(stop: &AtomicBool, children: &mut [Child], mut tick: impl FnMut()) {
+    info!("running in the foreground; Ctrl-C stops everything");
     let mut reported = vec![false; children.len()];
     while !stop.load(Ordering::Relaxed) {
         for (c, seen) in children.iter_mut().zip(reported.iter_mut()) {
@@ -451,6 +497,7 @@ fn wait_for_signal(stop: &AtomicBool, children: &mut [Child]) {
                 *seen = true;
             }
         }
+        tick();
         std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 pub mod session;
+pub mod system;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
