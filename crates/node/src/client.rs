@@ -132,6 +132,9 @@ pub struct Client {
     pub readonly: bool,
     /// PSYNC / WAIT requests for the connection task.
     pub repl: crate::repl::ClientRepl,
+    /// Replays this node's own AOF at start-up: its commands ran here before, whatever
+    /// the slots say now (nodes.conf is read after the data), so no redirection.
+    pub replaying: bool,
 }
 
 impl Client {
@@ -153,6 +156,7 @@ impl Client {
             asking: false,
             readonly: false,
             repl: Default::default(),
+            replaying: false,
         }
     }
 

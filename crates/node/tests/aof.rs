@@ -691,3 +691,49 @@ fn base_is_a_snapshot_by_default_and_commands_without_preamble() {
         assert_eq!(dump(&mut c), before, "preamble {preamble}");
     }
 }
+
+/// In cluster mode the AOF is read before nodes.conf, when the node owns no slot yet:
+/// the replay must not be redirected away (it was, and every key was dropped).
+#[test]
+fn cluster_node_keeps_its_keys_across_restarts() {
+    let dir = Dir::new("cluster");
+    let cluster = ["--cluster-enabled", "yes", "--appendfsync", "always"];
+    for preamble in ["no", "yes"] {
+        let _ = std::fs::remove_dir_all(&dir.0);
+        std::fs::create_dir_all(&dir.0).unwrap();
+        let with = [&cluster[..], &["--aof-use-rdb-preamble", preamble]].concat();
+        let node = Node::start(&dir, &with);
+        let mut c = node.conn();
+        assert_eq!(
+            c.cmd(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]),
+            Frame::Simple(b"OK".to_vec())
+        );
+        for i in 0..50 {
+            assert_eq!(
+                c.cmd(&["SET", &format!("k{i}"), "v"]),
+                Frame::Simple(b"OK".to_vec())
+            );
+        }
+        c.cmd(&["MULTI"]);
+        c.cmd(&["SET", "{t}a", "1"]);
+        c.cmd(&["SET", "{t}b", "2"]);
+        c.cmd(&["EXEC"]);
+        let before = dump(&mut c);
+        node.kill9();
+        let node = Node::start(&dir, &with);
+        assert_eq!(
+            dump(&mut node.conn()),
+            before,
+            "preamble {preamble}, incr file"
+        );
+        node.conn().cmd(&["BGREWRITEAOF"]);
+        node.wait_rewrite_done();
+        node.kill9();
+        let node = Node::start(&dir, &with);
+        assert_eq!(
+            dump(&mut node.conn()),
+            before,
+            "preamble {preamble}, rewritten base"
+        );
+    }
+}

@@ -207,10 +207,12 @@ fn execute_checked(
         );
         return None;
     }
-    // Our master's stream is applied whatever the slots (Redis exempts its client).
+    // Our master's stream and our own AOF are applied whatever the slots (Redis exempts
+    // both clients).
     if srv.cluster.is_some()
         && crate::cluster::redirect::may_need_redirect(cmd, spec)
         && client.shared.link_kind.get() != crate::repl::LinkKind::Master
+        && !client.replaying
     {
         if let Some(e) = crate::cluster::redirect::check(srv, client, cmd, spec, args) {
             reject(srv, client, out, e);

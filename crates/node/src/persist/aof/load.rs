@@ -126,6 +126,7 @@ impl<'a> Loader<'a> {
         ));
         let mut client = Client::new(shared, true);
         client.in_exec = true;
+        client.replaying = true;
         Loader {
             srv,
             client,
