@@ -30,4 +30,4 @@ pub use connection::Store;
 pub use document::{Document, Loaded};
 pub use error::{ClientError, Result};
 pub use presence::{Peer, Presence};
-pub use session::{Event, Session};
+pub use session::{Delivery, Event, Session};
