@@ -232,3 +232,54 @@ fn acknowledged_edits_survive_a_master_kill_and_a_full_restart() {
         );
     });
 }
+
+/// The same services on a cluster of Debian's redis-server processes: they use only
+/// standard Redis 7 commands, so a real Redis cluster is a drop-in.
+#[test]
+fn the_system_runs_unchanged_on_a_real_redis_cluster() {
+    let sys = System::up(
+        3,
+        1,
+        &[
+            "--node-binary",
+            "redis-server",
+            "--persist-interval",
+            "200ms",
+        ],
+    );
+    runtime().block_on(async {
+        let store = Store::connect(&sys.endpoints).await.unwrap();
+        assert!(store.is_cluster());
+        let info = store.create(DocKind::Text, "Real", "redis").await.unwrap();
+        let mut editors = Vec::new();
+        for i in 0..5 {
+            editors.push(Arc::new(
+                store.open(&info.id, &format!("r{i}")).await.unwrap(),
+            ));
+        }
+        let work: Vec<_> = editors
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let s = s.clone();
+                tokio::spawn(async move { edit_text(&s, 500 + i as u64).await })
+            })
+            .collect();
+        for w in work {
+            w.await.unwrap();
+        }
+        eventually(
+            "the control service folds the log on real Redis",
+            || async { common::session::log_len(&store, &info.id).await == 0 },
+        )
+        .await;
+        let fresh = store.open(&info.id, "reader").await.unwrap();
+        eventually("every editor has the stored text", || async {
+            editors.iter().all(|s| text_of(s) == text_of(&fresh))
+        })
+        .await;
+        assert!(!text_of(&fresh).is_empty());
+        assert_eq!(store.list(Some("redis")).await.unwrap()[0].id, info.id);
+    });
+    assert!(sys.control_log().contains("folded log into snapshot"));
+}
