@@ -33,17 +33,12 @@ pub trait Replica {
         self.inbox().receive(self.doc(), decoded, v1)
     }
 
-    /// Applies many updates (v1) at once: merged first, so a long log costs one
-    /// integration instead of one transaction per entry.
+    /// Applies many updates (v1), oldest first, each in its own transaction. Measured on
+    /// 40,000 one-character edits: 47 ms this way, 650 ms in one big transaction (whose
+    /// commit squashes everything at once, and which ran out of memory at 250,000), and
+    /// 17 s when merged first with `yrs::merge_updates_v1`, which grows quadratically.
     fn apply_updates_v1(&self, updates: &[&[u8]]) -> Result<()> {
-        match updates {
-            [] => Ok(()),
-            [one] => self.apply_update_v1(one),
-            many => {
-                let merged = yrs::merge_updates_v1(many.iter().copied()).map_err(bad_update)?;
-                self.apply_update_v1(&merged)
-            }
-        }
+        updates.iter().try_for_each(|u| self.apply_update_v1(u))
     }
 
     /// This replica's state vector, v1 encoded (y-sync step 1 payload).

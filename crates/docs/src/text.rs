@@ -81,6 +81,15 @@ impl TextDoc {
         Ok(txn.encode_update_v1())
     }
 
+    /// Appends `chunk` at the end; returns the update (v1). Unlike [`TextDoc::insert`] it
+    /// need not read the text to find the offset, so it costs the same on any length.
+    pub fn append(&self, chunk: &str) -> Vec<u8> {
+        let mut txn = self.doc.transact_mut();
+        let end = self.text.len(&txn);
+        self.text.insert(&mut txn, end, chunk);
+        txn.encode_update_v1()
+    }
+
     /// Deletes `len` characters from character `pos`; returns the update (v1) to broadcast.
     pub fn delete(&self, pos: usize, len: usize) -> Result<Vec<u8>> {
         let mut txn = self.doc.transact_mut();
@@ -188,6 +197,18 @@ mod tests {
         doc.delete(5, 1).unwrap();
         assert_eq!(doc.content(), "hllo x!");
         assert_eq!(doc.len_chars(), 7);
+    }
+
+    #[test]
+    fn append_goes_after_wide_characters() {
+        let doc = TextDoc::with_client_id(1);
+        doc.insert(0, "🌍é").unwrap();
+        let update = doc.append("!");
+        assert_eq!(doc.content(), "🌍é!");
+        let other = TextDoc::with_client_id(2);
+        other.apply_update_v2(&doc.snapshot_v2()).unwrap();
+        other.apply_update_v1(&update).unwrap();
+        assert_eq!(other.content(), "🌍é!");
     }
 
     #[test]
