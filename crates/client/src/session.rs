@@ -139,6 +139,13 @@ impl Session {
         self.events.recv().await
     }
 
+    /// Hands the event stream over, for a task (or UI loop) that listens while others edit
+    /// through a shared `&Session`; [`Session::next_event`] returns `None` afterwards.
+    pub fn take_events(&mut self) -> mpsc::UnboundedReceiver<Event> {
+        let (_, closed) = mpsc::unbounded_channel();
+        std::mem::replace(&mut self.events, closed)
+    }
+
     /// An event if one is waiting.
     pub fn try_event(&mut self) -> Option<Event> {
         self.events.try_recv().ok()
