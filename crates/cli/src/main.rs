@@ -1,7 +1,8 @@
 //! `rustidocs`: the command line. `up` runs the whole local system; `cluster …` runs and
-//! inspects a cluster of `rustidocs-node` processes.
+//! inspects a cluster of `rustidocs-node` processes; `doc …` works with documents.
 
 mod cluster;
+mod doc;
 mod layout;
 mod process;
 mod service;
@@ -26,6 +27,8 @@ enum Cmd {
     /// Run and inspect a cluster of rustidocs-node processes.
     #[command(subcommand)]
     Cluster(cluster::ClusterCmd),
+    /// List, create, read, edit, watch, import, export and remove documents.
+    Doc(doc::DocArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
     let result = match Cli::parse().cmd {
         Cmd::Up(a) => up::run(a),
         Cmd::Cluster(c) => cluster::run(c),
+        Cmd::Doc(d) => doc::run(d),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e:#}");

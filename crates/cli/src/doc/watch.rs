@@ -1,0 +1,160 @@
+//! `rustidocs doc watch`: joins a document and prints its content after every remote
+//! change, and a line whenever someone comes or goes, until Ctrl-C (or SIGTERM).
+
+use super::grid::show;
+use super::{print_json, Ctx};
+use anyhow::{Context, Result};
+use clap::Args;
+use client::{Event, Peer, Session};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::io::Write;
+use tokio::signal::unix::{signal, SignalKind};
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The document's id.
+    id: String,
+}
+
+pub async fn run(ctx: &Ctx, a: WatchArgs) -> Result<()> {
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    let mut session = ctx.store.open(&a.id, &ctx.user).await?;
+    let mut view = View {
+        json: ctx.json,
+        peers: BTreeMap::new(),
+    };
+    view.started(&session)?;
+    loop {
+        tokio::select! {
+            event = session.next_event() => match event {
+                Some(e) => view.event(&session, e)?,
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = term.recv() => break,
+        }
+    }
+    // Say goodbye, so the others see us leave at once rather than after the timeout.
+    session.close().await;
+    Ok(())
+}
+
+/// What has been printed: the peers last shown, by client id.
+struct View {
+    json: bool,
+    peers: BTreeMap<u64, String>,
+}
+
+impl View {
+    fn started(&mut self, s: &Session) -> Result<()> {
+        let meta = s.meta();
+        if self.json {
+            let content = show(s.document())?;
+            print_json(
+                &json!({"event": "content", "id": s.id(), "kind": meta.kind.as_str(),
+                "title": meta.title, "content": content}),
+            );
+        } else {
+            println!(
+                "-- watching {} {:?} ({}); Ctrl-C to stop",
+                s.id(),
+                meta.title,
+                meta.kind.as_str()
+            );
+            self.content(s)?;
+        }
+        flush()
+    }
+
+    fn event(&mut self, s: &Session, e: Event) -> Result<()> {
+        match e {
+            Event::Changed => self.changed(s)?,
+            Event::Presence(peers) => self.presence(&peers),
+            Event::Offline => self.note("offline", "lost the cluster; waiting for it"),
+            Event::Online => self.note("online", "back online"),
+            Event::Error { code, text } => self.note("error", &format!("error {code}: {text}")),
+            Event::Sessions(_) | Event::AiAnswer { .. } => {}
+        }
+        flush()
+    }
+
+    fn changed(&self, s: &Session) -> Result<()> {
+        if self.json {
+            print_json(&json!({"event": "content", "content": show(s.document())?}));
+            return Ok(());
+        }
+        println!("-- changed");
+        self.content(s)
+    }
+
+    fn content(&self, s: &Session) -> Result<()> {
+        print!("{}", super::cat::with_final_newline(&show(s.document())?));
+        Ok(())
+    }
+
+    /// Prints who joined and who left since the last list, and who is here now.
+    fn presence(&mut self, peers: &[Peer]) {
+        let now: BTreeMap<u64, String> = peers
+            .iter()
+            .map(|p| (p.client, p.presence.user.clone()))
+            .collect();
+        let joined: Vec<&str> = names(&now, &self.peers);
+        let left: Vec<&str> = names(&self.peers, &now);
+        if self.json {
+            let present: Vec<_> = peers
+                .iter()
+                .map(|p| {
+                    json!({"user": p.presence.user, "client": p.client,
+                    "cursor": p.presence.cursor, "cell": p.presence.cell})
+                })
+                .collect();
+            print_json(&json!({"event": "presence", "joined": joined, "left": left,
+                "present": present}));
+        } else {
+            let mut what: Vec<String> = joined.iter().map(|u| format!("{u} joined")).collect();
+            what.extend(left.iter().map(|u| format!("{u} left")));
+            if what.is_empty() {
+                what.push("someone moved".into());
+            }
+            let here = if peers.is_empty() {
+                "nobody else".to_string()
+            } else {
+                peers.iter().map(where_is).collect::<Vec<_>>().join(", ")
+            };
+            println!("-- {}; present: {here}", what.join(", "));
+        }
+        self.peers = now;
+    }
+
+    fn note(&self, event: &str, text: &str) {
+        if self.json {
+            print_json(&json!({"event": event, "text": text}));
+        } else {
+            println!("-- {text}");
+        }
+    }
+}
+
+/// `ann`, `ann at 12` (text cursor) or `ann at B3` (selected cell).
+fn where_is(p: &Peer) -> String {
+    let user = &p.presence.user;
+    match (&p.presence.cell, p.presence.cursor) {
+        (Some(cell), _) => format!("{user} at {cell}"),
+        (None, Some(pos)) => format!("{user} at {pos}"),
+        (None, None) => user.clone(),
+    }
+}
+
+/// Users in `a` whose client is not in `b`.
+fn names<'a>(a: &'a BTreeMap<u64, String>, b: &BTreeMap<u64, String>) -> Vec<&'a str> {
+    a.iter()
+        .filter(|(c, _)| !b.contains_key(c))
+        .map(|(_, u)| u.as_str())
+        .collect()
+}
+
+/// Output goes to pipes as often as to terminals: show each event as it happens.
+fn flush() -> Result<()> {
+    std::io::stdout().flush().context("writing to stdout")
+}
