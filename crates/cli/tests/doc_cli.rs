@@ -107,6 +107,17 @@ fn ids(list: &Value) -> Vec<&str> {
 fn text_and_sheet_documents() {
     let nodes = Nodes::up(3, 0);
     assert_eq!(ok(&nodes, &["list"]).trim(), "no documents");
+    // Without --dir or --cluster, the local cluster of $RUSTIDOCS_HOME is the default.
+    let home = nodes.dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    std::os::unix::fs::symlink(&nodes.dir, home.join("cluster")).unwrap();
+    let mut cmd = Command::new(BIN);
+    cmd.args(["doc", "list", "--json"])
+        .env("RUSTIDOCS_HOME", &home)
+        .env_remove("RUSTIDOCS_CLUSTER");
+    let out = finish(cmd, "doc list --json (RUSTIDOCS_HOME)");
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
 
     let notes = new_doc(&nodes, "text", "Notes", "work");
     let budget = new_doc(&nodes, "sheet", "Budget", "money");
@@ -142,6 +153,10 @@ fn text_and_sheet_documents() {
     assert_eq!(edited["length"], 11);
     assert_eq!(ok(&nodes, &["cat", &notes]), "héllo,world\n");
     assert_eq!(json(&nodes, &["cat", &notes])["content"], "héllo,world");
+    // An edit moves its document to the top, and its updated time past its creation.
+    let listed = json(&nodes, &["list"]);
+    assert_eq!(ids(&listed), [notes.as_str(), &diary, &budget]);
+    assert!(listed[0]["updated"].as_u64() > listed[0]["created"].as_u64());
 
     // Sheet: values and a formula; cat shows the computed values.
     ok(&nodes, &["set-cell", &budget, "A1", "item"]);
@@ -171,15 +186,8 @@ fn text_and_sheet_documents() {
     // Removed documents are gone from the list and from cat.
     let removed = json(&nodes, &["rm", &diary]);
     assert_eq!(removed["removed"], true);
-    // (Edits may move a document up the list: compare as sets.)
-    let mut left = ids(&json(&nodes, &["list"]))
-        .into_iter()
-        .map(str::to_string)
-        .collect::<Vec<_>>();
-    left.sort();
-    let mut want = vec![budget.clone(), notes.clone()];
-    want.sort();
-    assert_eq!(left, want);
+    // The sheet's edits moved it to the top.
+    assert_eq!(ids(&json(&nodes, &["list"])), [budget.as_str(), &notes]);
     assert_eq!(
         fails(&nodes, &["cat", &diary]),
         format!("error: no such document: {diary}")

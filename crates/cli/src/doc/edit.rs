@@ -28,6 +28,7 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<()> {
     let length = session.document().text(&a.id)?.len_chars();
     session.close().await;
     done?;
+    touch(ctx, &a.id).await;
     if ctx.json {
         print_json(&json!({"id": a.id, "length": length}));
     } else {
@@ -66,6 +67,22 @@ async fn apply(session: &Session, a: &EditArgs) -> Result<()> {
         unreachable!("clap requires --insert or --delete")
     };
     stored(delivery)
+}
+
+/// Moves an edited document to the top of the list (`ZADD docs:index XX GT now id`): the
+/// client library's edits leave the index alone. `XX` never re-adds a document removed
+/// meanwhile, and `GT` never moves one back. The edit is stored already, so a failure
+/// here is only a warning.
+pub async fn touch(ctx: &Ctx, id: &str) {
+    let mut zadd = redis::cmd("ZADD");
+    zadd.arg(docs::keys::DOCS_INDEX)
+        .arg("XX")
+        .arg("GT")
+        .arg(client::catalog::now_ms())
+        .arg(id);
+    if let Err(e) = ctx.store.query::<()>(&zadd).await {
+        tracing::warn!("{id} edited, but not moved up the document list: {e}");
+    }
 }
 
 /// An edit the cluster did not take would die with this process: say so.

@@ -1,7 +1,7 @@
 //! `rustidocs doc set-cell`: sets one cell of a sheet by its A1 name, as a short live
 //! session, and prints the cell's computed value.
 
-use super::edit::stored;
+use super::edit::{stored, touch};
 use super::{print_json, Ctx};
 use anyhow::{bail, Result};
 use clap::Args;
@@ -44,6 +44,7 @@ pub async fn run(ctx: &Ctx, a: SetCellArgs) -> Result<()> {
         .unwrap_or_default();
     session.close().await;
     stored(done?)?;
+    touch(ctx, &a.id).await;
     let name = a1::format(at.row, at.col);
     if ctx.json {
         print_json(&json!({"id": a.id, "cell": name, "input": a.value, "value": value}));
