@@ -207,6 +207,8 @@ fn text_and_sheet_documents() {
         err.contains("position 12 is past the end of the text (11 characters)"),
         "{err}"
     );
+    let err = fails(&nodes, &["edit", &notes, "--insert", "x", "y"]);
+    assert!(err.contains("bad position \"x\""), "{err}");
     let err = fails(&nodes, &["edit", &notes, "--delete", "10", "2"]);
     assert!(err.contains("the text has 11 characters"), "{err}");
     let err = fails(&nodes, &["edit", &budget, "--insert", "0", "x"]);
@@ -452,6 +454,19 @@ fn watch_shows_remote_edits_and_presence() {
     });
     let _ = machine.kill();
     let _ = machine.wait();
+
+    // A sheet is shown as its computed values.
+    let sheet = new_doc(&nodes, "sheet", "Live sheet", "");
+    let mut grid = watcher(&nodes, &sheet, "wendy", &[]);
+    let g_rx = lines_of(&mut grid);
+    let mut g = Vec::new();
+    read_until(&g_rx, &mut g, "the header", |l| !l.is_empty());
+    ok(&nodes, &["set-cell", &sheet, "B1", "=6*7"]);
+    read_until(&g_rx, &mut g, "the value", |l| {
+        l.iter().any(|x| x == "\t42")
+    });
+    let _ = grid.kill();
+    let _ = grid.wait();
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! live session (so open editors see it at once), acknowledged before the command exits.
 
 use super::{print_json, Ctx};
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::{ArgGroup, Args};
 use client::session::Delivery;
 use client::Session;
@@ -52,7 +52,7 @@ async fn apply(session: &Session, a: &EditArgs) -> Result<()> {
     let delivery = if let Some(ins) = &a.insert {
         let pos: usize = ins[0]
             .parse()
-            .with_context(|| format!("bad position {:?}: not a number", ins[0]))?;
+            .map_err(|_| anyhow!("bad position {:?}: expected a character count", ins[0]))?;
         if pos > len {
             bail!("position {pos} is past the end of the text ({len} characters)");
         }
