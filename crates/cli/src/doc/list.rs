@@ -6,7 +6,6 @@ use anyhow::Result;
 use clap::Args;
 use client::DocInfo;
 use serde_json::{json, Value};
-use std::collections::HashMap;
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -16,35 +15,13 @@ pub struct ListArgs {
 }
 
 pub async fn run(ctx: &Ctx, a: ListArgs) -> Result<()> {
-    let mut docs = ctx.store.list(a.topic.as_deref()).await?;
-    with_edit_times(ctx, &mut docs).await?;
+    // The client shows as `updated` the later of the metadata's time and the index
+    // score, which edits move (`edit::touch`) and the control service's compactions too.
+    let docs = ctx.store.list(a.topic.as_deref()).await?;
     if ctx.json {
         print_json(&Value::Array(docs.iter().map(info_json).collect()));
     } else {
         print_table(&docs);
-    }
-    Ok(())
-}
-
-/// Shows as `updated` the later of the metadata's time and the index score, which edits
-/// move (see `edit::touch`) while the metadata keeps the time of creation or of the last
-/// compaction: the list is ordered by the score, so this is the time it is ordered by.
-async fn with_edit_times(ctx: &Ctx, docs: &mut [DocInfo]) -> Result<()> {
-    let scored: Vec<(String, f64)> = ctx
-        .store
-        .query(
-            redis::cmd("ZRANGE")
-                .arg(docs::keys::DOCS_INDEX)
-                .arg(0)
-                .arg(-1)
-                .arg("WITHSCORES"),
-        )
-        .await?;
-    let scores: HashMap<String, f64> = scored.into_iter().collect();
-    for d in docs {
-        if let Some(&s) = scores.get(&d.id) {
-            d.meta.updated = d.meta.updated.max(s as u64);
-        }
     }
     Ok(())
 }
