@@ -458,13 +458,28 @@ fn watch_shows_remote_edits_and_presence() {
     // A sheet is shown as its computed values.
     let sheet = new_doc(&nodes, "sheet", "Live sheet", "");
     let mut grid = watcher(&nodes, &sheet, "wendy", &[]);
-    let g_rx = lines_of(&mut grid);
-    let mut g = Vec::new();
+    let mut values = watcher(&nodes, &sheet, "robot", &["--json"]);
+    let (g_rx, v_rx) = (lines_of(&mut grid), lines_of(&mut values));
+    let (mut g, mut v) = (Vec::new(), Vec::new());
     read_until(&g_rx, &mut g, "the header", |l| !l.is_empty());
+    read_until(&v_rx, &mut v, "the empty sheet", |l| !l.is_empty());
+    let first: Value = serde_json::from_str(&v[0]).unwrap();
+    assert_eq!(
+        (first["kind"].as_str(), &first["values"]),
+        (Some("sheet"), &serde_json::json!([]))
+    );
     ok(&nodes, &["set-cell", &sheet, "B1", "=6*7"]);
     read_until(&g_rx, &mut g, "the value", |l| {
         l.iter().any(|x| x == "\t42")
     });
+    read_until(&v_rx, &mut v, "the value (json)", |l| {
+        l.iter().any(|x| {
+            let e: Value = serde_json::from_str(x).unwrap();
+            e["values"] == serde_json::json!([["", "42"]])
+        })
+    });
+    let _ = values.kill();
+    let _ = values.wait();
     let _ = grid.kill();
     let _ = grid.wait();
 }

@@ -1,12 +1,12 @@
 //! `rustidocs doc watch`: joins a document and prints its content after every remote
 //! change, and a line whenever someone comes or goes, until Ctrl-C (or SIGTERM).
 
-use super::grid::show;
+use super::grid::{show, values};
 use super::{print_json, Ctx};
 use anyhow::{Context, Result};
 use clap::Args;
-use client::{Event, Peer, Session};
-use serde_json::json;
+use client::{Document, Event, Peer, Session};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::Write;
 use tokio::signal::unix::{signal, SignalKind};
@@ -50,11 +50,11 @@ impl View {
     fn started(&mut self, s: &Session) -> Result<()> {
         let meta = s.meta();
         if self.json {
-            let content = show(s.document())?;
-            print_json(
-                &json!({"event": "content", "id": s.id(), "kind": meta.kind.as_str(),
-                "title": meta.title, "content": content}),
-            );
+            let mut first = content_json(s)?;
+            first["id"] = s.id().into();
+            first["kind"] = meta.kind.as_str().into();
+            first["title"] = meta.title.clone().into();
+            print_json(&first);
         } else {
             println!(
                 "-- watching {} {:?} ({}); Ctrl-C to stop",
@@ -81,7 +81,7 @@ impl View {
 
     fn changed(&self, s: &Session) -> Result<()> {
         if self.json {
-            print_json(&json!({"event": "content", "content": show(s.document())?}));
+            print_json(&content_json(s)?);
             return Ok(());
         }
         println!("-- changed");
@@ -134,6 +134,15 @@ impl View {
             println!("-- {text}");
         }
     }
+}
+
+/// A content event as `cat --json` shows a document: a text's `content`, a sheet's
+/// computed `values` (rows of cells, trimmed to the used ones).
+fn content_json(s: &Session) -> Result<Value> {
+    Ok(match s.document() {
+        Document::Text(t) => json!({"event": "content", "content": t.content()}),
+        Document::Sheet(sheet) => json!({"event": "content", "values": values(sheet)?}),
+    })
 }
 
 /// `ann`, `ann at 12` (text cursor) or `ann at B3` (selected cell).
