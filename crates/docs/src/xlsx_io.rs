@@ -109,6 +109,27 @@ mod tests {
     }
 
     #[test]
+    fn reads_a_workbook_written_by_another_library() {
+        // testdata/make_openpyxl_xlsx.py wrote it: formulas without cached values, a
+        // second sheet (not imported), an empty row.
+        let bytes = include_bytes!("../testdata/openpyxl.xlsx");
+        let s = SheetDoc::with_client_id(1);
+        import_xlsx(&s, bytes).unwrap();
+        let row = |r: &[&str]| r.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            s.inputs(),
+            vec![
+                row(&["item", "price", "", "note, with comma"]),
+                row(&["tea", "2.5", "", ""]),
+                row(&["cake", "4", "", ""]),
+                row(&["", "", "", ""]),
+                row(&["total", "=SUM(B2:B3)*2", "", ""]),
+            ]
+        );
+        assert_eq!(evaluate(&s).unwrap()[4][1], "13");
+    }
+
+    #[test]
     fn garbage_is_an_error_not_a_panic() {
         let s = SheetDoc::with_client_id(1);
         assert!(matches!(
