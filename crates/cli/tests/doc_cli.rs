@@ -28,11 +28,16 @@ fn doc_cmd(nodes: &Nodes, args: &[&str]) -> Command {
 /// Runs a command to its end; a command that has not ended after 30 s is killed and
 /// fails the test (the CLI must never hang).
 fn finish(mut cmd: Command, what: &str) -> Output {
-    let mut child = cmd
+    let child = cmd
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn rustidocs");
+    finish_child(child, what)
+}
+
+/// Waits for a child to end, for at most 30 s (then kills it and fails the test).
+fn finish_child(mut child: Child, what: &str) -> Output {
     let deadline = Instant::now() + Duration::from_secs(30);
     while child.try_wait().expect("wait").is_none() {
         if Instant::now() > deadline {
@@ -454,6 +459,26 @@ fn watch_shows_remote_edits_and_presence() {
     });
     let _ = machine.kill();
     let _ = machine.wait();
+
+    // A reader that goes away (`doc watch … | head -2`) ends the watch quietly at its
+    // next line, not with a panic.
+    let mut short = doc_cmd(&nodes, &["watch", &id, "--user", "brief"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(short.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap(); // the reader, and with it the pipe, is dropped here
+    assert!(first.starts_with("-- watching"), "{first:?}");
+    ok(&nodes, &["edit", &id, "--insert", "0", "!"]);
+    let out = finish_child(short, "doc watch | head -1");
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+        "{out:?}"
+    );
 
     // A sheet is shown as its computed values.
     let sheet = new_doc(&nodes, "sheet", "Live sheet", "");

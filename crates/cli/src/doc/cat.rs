@@ -40,7 +40,7 @@ fn print_text(ctx: &Ctx, id: &str, content: &str) {
     if ctx.json {
         print_json(&json!({"id": id, "kind": "text", "content": content}));
     } else {
-        print!("{}", with_final_newline(content));
+        out!("{}", with_final_newline(content));
     }
 }
 
@@ -49,9 +49,9 @@ fn print_sheet(ctx: &Ctx, a: &CatArgs, cells: &[Vec<String>]) -> Result<()> {
         let key = if a.inputs { "inputs" } else { "values" };
         print_json(&json!({"id": a.id, "kind": "sheet", key: cells}));
     } else if a.csv {
-        print!("{}", docs::csv_io::to_csv(cells)?);
+        out!("{}", docs::csv_io::to_csv(cells)?);
     } else {
-        print!("{}", to_tsv(cells));
+        out!("{}", to_tsv(cells));
     }
     Ok(())
 }

@@ -32,7 +32,7 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<()> {
     if ctx.json {
         print_json(&json!({"id": a.id, "length": length}));
     } else {
-        println!("{}: {length} characters", a.id);
+        outln!("{}: {length} characters", a.id);
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use client::Document;
 use serde_json::json;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Args)]
@@ -99,7 +99,7 @@ fn report(ctx: &Ctx, id: &str, format: Format, path: &Path, len: usize) {
         print_json(&json!({"id": id, "format": format.name(),
             "output": path.display().to_string(), "bytes": len}));
     } else {
-        println!("wrote {} ({len} bytes, {})", path.display(), format.name());
+        outln!("wrote {} ({len} bytes, {})", path.display(), format.name());
     }
 }
 
@@ -112,8 +112,6 @@ fn to_stdout(ctx: &Ctx, id: &str, format: Format, bytes: &[u8]) -> Result<()> {
         print_json(&json!({"id": id, "format": format.name(), "content": content}));
         return Ok(());
     }
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)
-        .and_then(|()| out.flush())
-        .context("writing to stdout")
+    super::emit_bytes(bytes);
+    Ok(())
 }

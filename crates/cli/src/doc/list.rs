@@ -40,7 +40,7 @@ pub fn info_json(d: &DocInfo) -> Value {
 
 fn print_table(docs: &[DocInfo]) {
     if docs.is_empty() {
-        println!("no documents");
+        outln!("no documents");
         return;
     }
     let rows: Vec<[String; 5]> = docs
@@ -65,7 +65,7 @@ fn print_table(docs: &[DocInfo]) {
     };
     let widths: Vec<usize> = (0..4).map(width).collect();
     for r in std::iter::once(&header).chain(&rows) {
-        println!(
+        outln!(
             "{:w0$}  {:w1$}  {:w2$}  {:w3$}  {}",
             r[0],
             r[1],

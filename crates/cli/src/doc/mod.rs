@@ -1,6 +1,16 @@
 //! `rustidocs doc …`: list, create, read, edit, watch, import, export and remove documents
 //! on a cluster, through the client library; one subcommand per module.
 
+/// `print!` for the `doc` commands: see [`emit`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::doc::emit(&format!($($arg)*)) };
+}
+
+/// `println!` for the `doc` commands: see [`emit`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::doc::emit(&format!("{}\n", format!($($arg)*))) };
+}
+
 mod cat;
 mod edit;
 mod export;
@@ -17,6 +27,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use client::Store;
 use serde_json::Value;
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -122,9 +133,28 @@ fn default_user() -> String {
         .unwrap_or_else(|| "cli".to_string())
 }
 
+/// Writes to stdout and flushes (output goes to pipes as often as to terminals). A reader
+/// that has gone (`… | head -1`) ends the command quietly, as it does other Unix tools;
+/// `print!` would panic instead. Another write error is a one-line error and exit code 1.
+pub fn emit(text: &str) {
+    emit_bytes(text.as_bytes());
+}
+
+/// [`emit`] for bytes (an xlsx file on stdout).
+pub fn emit_bytes(bytes: &[u8]) {
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_all(bytes).and_then(|()| out.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: writing to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Prints one JSON value on one line (so `watch --json` is one object per line).
 pub fn print_json(v: &Value) {
-    println!("{v}");
+    outln!("{v}");
 }
 
 /// Loads a document without joining it: no presence, nothing for others to see.

@@ -48,11 +48,11 @@ pub fn announce(ctx: &Ctx, info: &DocInfo, verb: &str) {
         print_json(&info_json(info));
         return;
     }
-    println!(
+    outln!(
         "{verb} {} {:?} in topic {:?}",
         info.meta.kind.as_str(),
         info.meta.title,
         info.meta.topic
     );
-    println!("{}", info.id);
+    outln!("{}", info.id);
 }

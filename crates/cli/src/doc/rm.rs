@@ -17,7 +17,7 @@ pub async fn run(ctx: &Ctx, a: RmArgs) -> Result<()> {
     if ctx.json {
         print_json(&json!({"id": a.id, "removed": true}));
     } else {
-        println!("removed {}", a.id);
+        outln!("removed {}", a.id);
     }
     Ok(())
 }

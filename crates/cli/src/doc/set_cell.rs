@@ -49,7 +49,7 @@ pub async fn run(ctx: &Ctx, a: SetCellArgs) -> Result<()> {
     if ctx.json {
         print_json(&json!({"id": a.id, "cell": name, "input": a.value, "value": value}));
     } else {
-        println!("{name} = {value}");
+        outln!("{name} = {value}");
     }
     Ok(())
 }

@@ -8,7 +8,6 @@ use clap::Args;
 use client::{Document, Event, Peer, Session};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::Write;
 use tokio::signal::unix::{signal, SignalKind};
 
 #[derive(Debug, Args)]
@@ -56,7 +55,7 @@ impl View {
             first["title"] = meta.title.clone().into();
             print_json(&first);
         } else {
-            println!(
+            outln!(
                 "-- watching {} {:?} ({}); Ctrl-C to stop",
                 s.id(),
                 meta.title,
@@ -64,7 +63,7 @@ impl View {
             );
             self.content(s)?;
         }
-        flush()
+        Ok(())
     }
 
     fn event(&mut self, s: &Session, e: Event) -> Result<()> {
@@ -76,7 +75,7 @@ impl View {
             Event::Error { code, text } => self.note("error", &format!("error {code}: {text}")),
             Event::Sessions(_) | Event::AiAnswer { .. } => {}
         }
-        flush()
+        Ok(())
     }
 
     fn changed(&self, s: &Session) -> Result<()> {
@@ -84,12 +83,12 @@ impl View {
             print_json(&content_json(s)?);
             return Ok(());
         }
-        println!("-- changed");
+        outln!("-- changed");
         self.content(s)
     }
 
     fn content(&self, s: &Session) -> Result<()> {
-        print!("{}", super::cat::with_final_newline(&show(s.document())?));
+        out!("{}", super::cat::with_final_newline(&show(s.document())?));
         Ok(())
     }
 
@@ -122,7 +121,7 @@ impl View {
             } else {
                 peers.iter().map(where_is).collect::<Vec<_>>().join(", ")
             };
-            println!("-- {}; present: {here}", what.join(", "));
+            outln!("-- {}; present: {here}", what.join(", "));
         }
         self.peers = now;
     }
@@ -131,7 +130,7 @@ impl View {
         if self.json {
             print_json(&json!({"event": event, "text": text}));
         } else {
-            println!("-- {text}");
+            outln!("-- {text}");
         }
     }
 }
@@ -161,9 +160,4 @@ fn names<'a>(a: &'a BTreeMap<u64, String>, b: &BTreeMap<u64, String>) -> Vec<&'a
         .filter(|(c, _)| !b.contains_key(c))
         .map(|(_, u)| u.as_str())
         .collect()
-}
-
-/// Output goes to pipes as often as to terminals: show each event as it happens.
-fn flush() -> Result<()> {
-    std::io::stdout().flush().context("writing to stdout")
 }
