@@ -32,17 +32,24 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // `doc` commands print their own results and one-line errors: by default keep the
+    // client libraries' progress notes (redis-rs retrying a dead node…) out of the way.
+    let default_filter = match cli.cmd {
+        Cmd::Doc(_) => "warn,redis=error",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("RUSTIDOCS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .without_time()
         .with_target(false)
         .init();
-    let result = match Cli::parse().cmd {
+    let result = match cli.cmd {
         Cmd::Up(a) => up::run(a),
         Cmd::Cluster(c) => cluster::run(c),
         Cmd::Doc(d) => doc::run(d),

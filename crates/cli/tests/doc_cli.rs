@@ -543,3 +543,33 @@ fn unreachable_cluster_and_missing_record_are_clear_errors() {
     );
     std::fs::remove_dir_all(&empty).unwrap();
 }
+
+#[test]
+fn a_dead_node_is_a_clear_error_not_a_hang() {
+    let nodes = Nodes::up(3, 0);
+    let id = new_doc(&nodes, "text", "On a dead shard", "");
+    // The node that serves the document's slot (no replica takes over: 0 replicas).
+    let slot = nodes.cli(0, &["cluster", "keyslot", &format!("doc:{{{id}}}:meta")]);
+    let owner = (0..nodes.count)
+        .find(|&i| nodes.cli(i, &["cluster", "countkeysinslot", &slot]) != "0")
+        .expect("a node holds the document");
+    let pid_file = nodes
+        .dir
+        .join("pids")
+        .join(format!("{}.pid", nodes.port(owner)));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::KILL).unwrap();
+
+    for args in [
+        vec!["cat", id.as_str()],
+        vec!["edit", id.as_str(), "--insert", "0", "x"],
+    ] {
+        let err = fails(&nodes, &args);
+        assert!(err.contains("(is a node down?)"), "{err}");
+    }
+}

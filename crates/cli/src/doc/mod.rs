@@ -25,7 +25,7 @@ mod watch;
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use client::Store;
+use client::{ClientError, Store};
 use serde_json::Value;
 use std::io::Write;
 use std::path::PathBuf;
@@ -106,7 +106,7 @@ pub fn run(args: DocArgs) -> Result<ExitCode> {
             json: args.common.json,
             user: args.common.user.unwrap_or_else(default_user),
         };
-        dispatch(&ctx, args.cmd).await
+        dispatch(&ctx, args.cmd).await.map_err(explain)
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -122,6 +122,21 @@ async fn dispatch(ctx: &Ctx, cmd: DocCmd) -> Result<()> {
         DocCmd::Export(a) => export::run(ctx, a).await,
         DocCmd::Import(a) => import::run(ctx, a).await,
         DocCmd::Rm(a) => rm::run(ctx, a).await,
+    }
+}
+
+/// Says what a failed cluster request means for the user: a timeout or a dropped link
+/// is most likely a node that is down.
+fn explain(e: anyhow::Error) -> anyhow::Error {
+    let Some(ClientError::Redis(r)) = e.downcast_ref::<ClientError>() else {
+        return e;
+    };
+    if r.is_timeout() {
+        anyhow::anyhow!("the cluster did not answer in time (is a node down?): {r}")
+    } else if r.is_connection_dropped() || r.is_connection_refusal() {
+        anyhow::anyhow!("lost the link to the cluster (is a node down?): {r}")
+    } else {
+        e
     }
 }
 
