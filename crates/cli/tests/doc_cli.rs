@@ -573,3 +573,21 @@ fn a_dead_node_is_a_clear_error_not_a_hang() {
         assert!(err.contains("(is a node down?)"), "{err}");
     }
 }
+
+#[test]
+fn works_on_a_single_standalone_node() {
+    let node = Nodes::standalone();
+    let addr = node.addr(0);
+    let on_node = |args: &[&str]| {
+        let mut cmd = Command::new(BIN);
+        cmd.arg("doc").args(args).args(["--cluster", &addr]);
+        let out = finish(cmd, &format!("doc {}", args.join(" ")));
+        assert!(out.status.success(), "doc {args:?} failed");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let id = last_line(&on_node(&["new", "--kind", "sheet", "--title", "Solo"]));
+    on_node(&["set-cell", &id, "A1", "20"]);
+    on_node(&["set-cell", &id, "A2", "=A1+1"]);
+    assert_eq!(on_node(&["cat", &id]), "20\n21\n");
+    assert!(on_node(&["list"]).contains("Solo"));
+}
