@@ -30,6 +30,12 @@ pub fn import_csv(sheet: &SheetDoc, text: &str) -> Result<Vec<Vec<u8>>> {
         .map(|rec| rec.map(|rec| rec.iter().map(str::to_string).collect()))
         .collect::<std::result::Result<_, _>>()
         .map_err(csv_error)?;
+    import_grid(sheet, &rows)
+}
+
+/// Fills a sheet from a grid of inputs (row-major; rows may differ in length): grows it
+/// to fit, then sets every non-empty input. Returns the updates (v1), in order.
+pub fn import_grid(sheet: &SheetDoc, rows: &[Vec<String>]) -> Result<Vec<Vec<u8>>> {
     let width = rows.iter().map(Vec::len).max().unwrap_or(0);
     let mut updates = Vec::new();
     for (axis, want) in [(Axis::Rows, rows.len()), (Axis::Cols, width)] {

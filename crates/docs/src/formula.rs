@@ -5,7 +5,7 @@ use ironcalc_base::Model;
 
 use crate::error::{DocError, Result};
 use crate::refs::REF_ERROR;
-use crate::sheet::SheetDoc;
+use crate::sheet::{Cell, SheetDoc};
 
 /// What a circular reference shows.
 pub const CIRC_ERROR: &str = "#CIRC!";
@@ -13,8 +13,26 @@ pub const CIRC_ERROR: &str = "#CIRC!";
 /// Computed display values of the whole grid (`""` for empty cells).
 pub fn evaluate(sheet: &SheetDoc) -> Result<Vec<Vec<String>>> {
     let cells = sheet.cells();
-    let mut model = Model::new_empty("sheet", "en", "UTC", "en").map_err(DocError::Formula)?;
+    let model = computed_model(&cells)?;
+    let (rows, cols) = (
+        sheet.count(crate::Axis::Rows),
+        sheet.count(crate::Axis::Cols),
+    );
+    let mut grid = vec![vec![String::new(); cols]; rows];
     for cell in &cells {
+        let value = model
+            .get_formatted_cell_value(0, ironcalc_index(cell.row)?, ironcalc_index(cell.col)?)
+            .map_err(DocError::Formula)?;
+        grid[cell.row][cell.col] = display(value);
+    }
+    Ok(grid)
+}
+
+/// A fresh one-sheet ironcalc model holding `cells` (A1 form), evaluated. Also what the
+/// xlsx export writes, so a file shows the same values as `evaluate`.
+pub(crate) fn computed_model(cells: &[Cell]) -> Result<Model<'static>> {
+    let mut model = Model::new_empty("sheet", "en", "UTC", "en").map_err(DocError::Formula)?;
+    for cell in cells {
         // A formula with a reference to a deleted row/column is #REF! as a whole, like
         // Excel; feeding `=#REF!` lets the error flow into cells that depend on it.
         let input = if cell.broken {
@@ -32,22 +50,11 @@ pub fn evaluate(sheet: &SheetDoc) -> Result<Vec<Vec<String>>> {
             .map_err(DocError::Formula)?;
     }
     model.evaluate();
-    let (rows, cols) = (
-        sheet.count(crate::Axis::Rows),
-        sheet.count(crate::Axis::Cols),
-    );
-    let mut grid = vec![vec![String::new(); cols]; rows];
-    for cell in &cells {
-        let value = model
-            .get_formatted_cell_value(0, ironcalc_index(cell.row)?, ironcalc_index(cell.col)?)
-            .map_err(DocError::Formula)?;
-        grid[cell.row][cell.col] = display(value);
-    }
-    Ok(grid)
+    Ok(model)
 }
 
 /// ironcalc rows and columns are 1-based i32.
-fn ironcalc_index(i: usize) -> Result<i32> {
+pub(crate) fn ironcalc_index(i: usize) -> Result<i32> {
     i32::try_from(i + 1).map_err(|_| DocError::OutOfRange {
         pos: i,
         len: i32::MAX as usize,

@@ -12,6 +12,7 @@ pub mod refs;
 pub mod replica;
 pub mod sheet;
 pub mod text;
+pub mod xlsx_io;
 
 pub use error::{DocError, Result};
 pub use meta::{DocKind, DocMeta};
