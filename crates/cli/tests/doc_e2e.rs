@@ -208,6 +208,11 @@ fn acknowledged_edits_survive_a_master_kill_and_a_full_restart() {
             }
         })
         .await;
+        // The control service goes on folding on the promoted replica.
+        eventually("the log folded after the failover", || async {
+            common::session::log_len(&store, &info.id).await == 0
+        })
+        .await;
         (info.id, acked, all)
     });
     assert!(sys.stop(), "rustidocs up stops cleanly");

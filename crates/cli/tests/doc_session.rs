@@ -96,3 +96,41 @@ fn sessions_on_a_single_node() {
         two_editors_share_a_sheet(&store).await;
     });
 }
+
+/// A network cut between an editor and its node: edits made meanwhile are queued, the
+/// session reconnects by itself, stores them and catches up with what it missed.
+#[test]
+fn a_session_rides_out_a_network_cut() {
+    let node = Nodes::standalone();
+    let proxy = common::proxy::Proxy::start(node.port(0));
+    runtime().block_on(async {
+        let direct = Store::connect(&[node.addr(0)]).await.unwrap();
+        let cut_off = Store::connect(&[format!("127.0.0.1:{}", proxy.port)])
+            .await
+            .unwrap();
+        let info = direct.create(DocKind::Text, "Cut", "net").await.unwrap();
+        let mut ann = cut_off.open(&info.id, "ann").await.unwrap();
+        let mut bob = direct.open(&info.id, "bob").await.unwrap();
+        ann.insert_text(0, "a").await.unwrap();
+        until(&mut bob, "ann's first edit", |s| text_of(s) == "a").await;
+
+        proxy.cut();
+        let mut queued = 0;
+        for i in 1..=20 {
+            let d = ann.insert_text(i, "b").await.unwrap();
+            queued += usize::from(d == client::Delivery::Queued);
+        }
+        bob.insert_text(0, "<").await.unwrap();
+        assert!(queued > 0, "edits during the cut are queued, not lost");
+        proxy.heal();
+        let want = format!("<a{}", "b".repeat(20));
+        until(&mut ann, "ann back online with bob's edit", |s| {
+            text_of(s) == want
+        })
+        .await;
+        until(&mut bob, "ann's queued edits", |s| text_of(s) == want).await;
+        assert!(ann.flush().await);
+        let fresh = direct.open(&info.id, "cy").await.unwrap();
+        assert_eq!(text_of(&fresh), want);
+    });
+}

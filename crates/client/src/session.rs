@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use docs::message::{ChannelMessage, Custom, Session as SessionInfo};
+use docs::replica::Replica;
 use docs::{keys, Axis, DocMeta};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -16,7 +17,7 @@ use yrs::StateVector;
 use crate::catalog::random_client_id;
 use crate::connection::{Store, Subscription};
 use crate::document::{self, Document, StoredState};
-use crate::error::{ClientError, Result};
+use crate::error::Result;
 use crate::presence::{LocalPresence, Peer, Peers, Presence, HEARTBEAT, PEER_TIMEOUT};
 use crate::router::Link;
 
@@ -74,8 +75,8 @@ struct Shared {
     user: String,
     local: Mutex<LocalPresence>,
     peers: Mutex<Peers>,
-    /// Updates not yet acknowledged, oldest first; the lock also orders sends.
-    outbox: tokio::sync::Mutex<Vec<Vec<u8>>>,
+    /// Edits not yet acknowledged; the lock also orders sends.
+    outbox: tokio::sync::Mutex<Outbox>,
     online: AtomicBool,
     events: mpsc::UnboundedSender<Event>,
 }
@@ -99,7 +100,7 @@ impl Store {
             user: user.to_string(),
             local: Mutex::new(LocalPresence::new(client, Presence::new(user))),
             peers: Mutex::new(Peers::default()),
-            outbox: tokio::sync::Mutex::new(Vec::new()),
+            outbox: tokio::sync::Mutex::new(Outbox::default()),
             online: AtomicBool::new(true),
             events: events_tx,
         });
@@ -230,41 +231,46 @@ impl Drop for Session {
 }
 
 impl Shared {
-    /// Applies a local edit, queues its update and sends everything queued.
+    /// Applies a local edit, queues its update and, when online, sends everything queued.
     async fn edit(&self, make: impl FnOnce() -> docs::Result<Vec<u8>>) -> Result<Delivery> {
         let mut outbox = self.outbox.lock().await;
-        outbox.push(make()?);
+        let before = outbox
+            .updates
+            .is_empty()
+            .then(|| self.doc.replica().state_vector_v1());
+        let update = make()?;
+        outbox.push(before, update);
+        if !self.online.load(Ordering::SeqCst) {
+            // Offline, the edit waits for the reconnect's catch-up, which stores it; trying
+            // the link here would hold every keystroke for a connect timeout.
+            return Ok(Delivery::Queued);
+        }
         Ok(match self.flush(&mut outbox).await {
             Some(replicas) => Delivery::Acknowledged { replicas },
             None => Delivery::Queued,
         })
     }
 
-    /// Sends the queued updates as one (merged) log entry + channel message. `Some(n)`
-    /// when acknowledged (by n replicas), `None` when they stay queued.
-    async fn flush(&self, outbox: &mut Vec<Vec<u8>>) -> Option<usize> {
-        if outbox.is_empty() {
+    /// Sends the queued edits as one log entry + channel message. `Some(n)` when
+    /// acknowledged (by n replicas), `None` when they stay queued.
+    async fn flush(&self, outbox: &mut Outbox) -> Option<usize> {
+        if outbox.updates.is_empty() {
             return Some(0);
         }
-        let update = if outbox.len() == 1 {
-            outbox[0].clone()
-        } else {
-            match yrs::merge_updates_v1(outbox.iter()) {
-                Ok(merged) => merged,
-                Err(e) => {
-                    tracing::warn!(id = %self.id, "cannot merge queued updates: {e}");
-                    return None;
-                }
+        let update = match outbox.payload(self.doc.replica()) {
+            Ok(u) => u,
+            Err(e) => {
+                tracing::warn!(id = %self.id, "cannot encode queued edits: {e}");
+                return None;
             }
         };
         match self.store.append_update(&self.id, &update).await {
             Ok(replicas) => {
-                outbox.clear();
+                *outbox = Outbox::default();
                 Some(replicas)
             }
             Err(e) => {
                 tracing::debug!(id = %self.id, "edit queued: {e}");
-                *outbox = vec![update];
                 self.go_offline();
                 None
             }
@@ -315,15 +321,13 @@ impl Shared {
     async fn catch_up(&self) -> Result<()> {
         let stored = document::read_state(&self.store, &self.id).await?;
         self.apply_remote(|| stored.apply_to(&self.id, self.doc.replica()));
-        let missing = self.missing_from(&stored)?;
         {
+            // What the store lacks of ours covers everything queued, too.
             let mut outbox = self.outbox.lock().await;
-            if let Some(update) = missing {
-                outbox.push(update);
+            if let Some(update) = self.missing_from(&stored)? {
+                self.store.append_update(&self.id, &update).await?;
             }
-            if self.flush(&mut outbox).await.is_none() {
-                return Err(ClientError::Closed);
-            }
+            *outbox = Outbox::default();
         }
         self.online.store(true, Ordering::SeqCst);
         self.announce().await;
@@ -421,8 +425,36 @@ impl Shared {
             return;
         }
         let mut outbox = self.outbox.lock().await;
-        if !outbox.is_empty() {
+        if !outbox.updates.is_empty() {
             self.flush(&mut outbox).await;
+        }
+    }
+}
+
+/// Local edits the cluster has not acknowledged yet.
+#[derive(Default)]
+struct Outbox {
+    updates: Vec<Vec<u8>>,
+    /// The local state vector (v1) before the oldest of them.
+    since: Vec<u8>,
+}
+
+impl Outbox {
+    /// Queues an update; `before` is the state vector before it when the outbox was empty.
+    fn push(&mut self, before: Option<Vec<u8>>, update: Vec<u8>) {
+        if let Some(sv) = before {
+            self.since = sv;
+        }
+        self.updates.push(update);
+    }
+
+    /// One update carrying every queued edit: the edit itself, or the document's diff since
+    /// the oldest (it may carry remote edits too, which is harmless). Merging the updates
+    /// with `yrs::merge_updates_v1` instead grows quadratically with their number.
+    fn payload(&self, doc: &dyn Replica) -> Result<Vec<u8>> {
+        match self.updates.as_slice() {
+            [one] => Ok(one.clone()),
+            _ => Ok(doc.diff_v1(&self.since)?),
         }
     }
 }

@@ -110,7 +110,12 @@ fn main() -> anyhow::Result<()> {
         node::REDIS_VERSION,
         std::process::id()
     );
-    println!("                Redis {} (rustidocs-node) 64 bit\n                Running in standalone mode\n                Port: {}\n                PID: {}\n", node::REDIS_VERSION, config.port, std::process::id());
+    let mode = if config.get("cluster-enabled") == Some("yes") {
+        "cluster"
+    } else {
+        "standalone"
+    };
+    println!("                Redis {} (rustidocs-node) 64 bit\n                Running in {mode} mode\n                Port: {}\n                PID: {}\n", node::REDIS_VERSION, config.port, std::process::id());
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;

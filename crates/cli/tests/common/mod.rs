@@ -2,6 +2,7 @@
 //! `rustidocs cluster up` or by `redis-cli --cluster create`, on random free ports.
 #![allow(dead_code)] // each test file uses a different part
 
+pub mod proxy;
 pub mod session;
 pub mod system;
 
