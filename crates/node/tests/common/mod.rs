@@ -237,7 +237,13 @@ pub fn encode(args: &[&[u8]]) -> Vec<u8> {
 
 impl Conn {
     pub fn try_connect(port: u16) -> std::io::Result<Conn> {
-        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        Self::try_connect_to(std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    /// Connects to any address, giving up after 2 s (a host behind a partition never
+    /// answers the SYN, and the system's own limit is minutes).
+    pub fn try_connect_to(addr: std::net::SocketAddr) -> std::io::Result<Conn> {
+        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
         stream.set_nodelay(true)?;
         Ok(Conn {

@@ -383,12 +383,34 @@ pub fn update_slots_with(
         mine.flags.set(NodeFlags::MASTER, false);
         mine.flags.set(NodeFlags::REPLICA, true);
         mine.master_id = Some(master_id);
+    } else if let Some(grandmaster) = sub_replica_grandmaster(st) {
+        // My master turned replica (it lost its last slot, e.g. when it rejoined after a
+        // partition) before I saw who took its slots: nothing else would move me.
+        let id = st.node(grandmaster).id.clone();
+        tracing::info!("I'm a sub-replica! Reconfiguring myself as a replica of grandmaster {id}");
+        st.me_mut().master_id = Some(id);
+        st.todo_save = true;
     } else {
         // Keys of slots I lost are not mine to serve any more.
         for slot in dirty {
             del_keys_in_slot(srv, slot);
         }
     }
+}
+
+/// The master of my master, when I am a replica of a replica (Redis's sub-replica
+/// safeguard; not myself, which a TAKEOVER can briefly make so).
+fn sub_replica_grandmaster(st: &ClusterState) -> Option<NodeIndex> {
+    if st.me().is_master() {
+        return None;
+    }
+    let master = st.lookup(st.me().master_id.as_deref()?.as_bytes())?;
+    let m = st.node(master);
+    if m.is_master() {
+        return None;
+    }
+    let grandmaster = st.lookup(m.master_id.as_deref()?.as_bytes())?;
+    (grandmaster != st.myself).then_some(grandmaster)
 }
 
 fn keys_in_slot(srv: &Server, slot: usize) -> usize {
