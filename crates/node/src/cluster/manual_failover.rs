@@ -157,14 +157,46 @@ pub fn command(ctx: &mut Ctx, args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// Redis's clusterBumpConfigEpochWithoutConsensus, for TAKEOVER.
+/// Redis's clusterBumpConfigEpochWithoutConsensus, for TAKEOVER. Also bumps when
+/// another node has my epoch: a replica's own epoch is left from its days as a master
+/// and no collision rule kept it unique, so it may equal the greatest epoch — its
+/// master's — and then the slots would not move anywhere (Redis keeps it as is).
 fn bump_epoch_without_consensus(st: &mut ClusterState) {
     let max = st.max_epoch();
     let mine = st.me().config_epoch;
-    if mine == 0 || mine != max {
+    let me = st.myself;
+    let shared = st
+        .iter()
+        .any(|(i, n)| i != me && n.is_master() && n.config_epoch == mine);
+    if mine == 0 || mine != max || shared {
         st.current_epoch += 1;
         let epoch = st.current_epoch;
         st.me_mut().config_epoch = epoch;
         tracing::warn!("New configEpoch set to {epoch}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::state::{ClusterNode, NodeFlags};
+
+    #[test]
+    fn takeover_epoch_is_unique_even_when_mine_is_the_greatest() {
+        let mut st = ClusterState::new("unused.conf".into());
+        let mut master = ClusterNode::new("m".repeat(40), NodeFlags::MASTER);
+        master.config_epoch = 5;
+        st.add_node(master);
+        st.current_epoch = 5;
+        let me = st.me_mut();
+        me.flags = NodeFlags::MYSELF | NodeFlags::REPLICA;
+        me.master_id = Some("m".repeat(40));
+        // Left from when I was a master; equal to my master's, the greatest.
+        me.config_epoch = 5;
+        bump_epoch_without_consensus(&mut st);
+        assert_eq!((st.me().config_epoch, st.current_epoch), (6, 6));
+        // Already the only greatest: kept, as in Redis.
+        bump_epoch_without_consensus(&mut st);
+        assert_eq!((st.me().config_epoch, st.current_epoch), (6, 6));
     }
 }

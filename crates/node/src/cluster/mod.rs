@@ -4,6 +4,7 @@
 pub mod bus;
 pub mod failover;
 pub mod manual_failover;
+pub mod migration;
 pub mod nodes_conf;
 pub mod redirect;
 pub mod slot_keys;

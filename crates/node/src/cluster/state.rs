@@ -24,6 +24,9 @@ impl NodeFlags {
     pub const NOADDR: NodeFlags = NodeFlags(1 << 6);
     /// Send a MEET (not a PING) when the bus connects to this node.
     pub const MEET: NodeFlags = NodeFlags(1 << 7);
+    /// Local only: the master had replicas (or replaced one that had), so replicas
+    /// may migrate to it when it is orphaned (Redis's CLUSTER_NODE_MIGRATE_TO).
+    pub const MIGRATE_TO: NodeFlags = NodeFlags(1 << 8);
     pub const NOFAILOVER: NodeFlags = NodeFlags(1 << 9);
 
     /// Names in Redis's order (`redisNodeFlagsTable`); MEET is never shown.
@@ -110,6 +113,8 @@ pub struct ClusterNode {
     pub fail_time: u64,
     /// Replication offset the node announces (filled by replication).
     pub repl_offset: u64,
+    /// Since when this master has been orphaned (no working replica; ms, 0: it is not).
+    pub orphaned_time: u64,
     /// The bus link we opened to the node, and the one it opened to us.
     pub out_link: Option<LinkHandle>,
     pub in_link: Option<LinkHandle>,
@@ -135,6 +140,7 @@ impl ClusterNode {
             data_received: 0,
             fail_time: 0,
             repl_offset: 0,
+            orphaned_time: 0,
             out_link: None,
             in_link: None,
         }
@@ -320,6 +326,34 @@ impl ClusterState {
             .filter(|(_, n)| !n.is_master() && n.master_id.as_ref() == Some(id))
             .map(|(j, _)| j)
             .collect()
+    }
+
+    /// Replicas of the master `i` not flagged FAIL (Redis's clusterCountNonFailingSlaves).
+    pub fn non_failing_replicas(&self, i: NodeIndex) -> usize {
+        let replicas = self.replicas_of(i);
+        replicas
+            .into_iter()
+            .filter(|&r| !self.node(r).is_failing())
+            .count()
+    }
+
+    /// Makes myself a replica of master `n` (Redis's clusterSetMaster): a master stops
+    /// its slot migrations, a running manual failover ends. The caller makes
+    /// replication follow and saves the configuration.
+    pub fn set_master(&mut self, n: NodeIndex) {
+        let master_id = self.node(n).id.clone();
+        let mine = self.me_mut();
+        if mine.is_master() {
+            mine.flags.set(NodeFlags::MASTER, false);
+            mine.flags.set(NodeFlags::MIGRATE_TO, false);
+            mine.flags.set(NodeFlags::REPLICA, true);
+            self.migrating_to.clear();
+            self.importing_from.clear();
+        }
+        self.me_mut().master_id = Some(master_id);
+        self.node_mut(n).flags.set(NodeFlags::MIGRATE_TO, true);
+        self.failover.manual = Default::default();
+        self.todo_save = true;
     }
 
     /// Recomputes cluster_state and cluster_size (Redis's `clusterUpdateState`).

@@ -235,11 +235,7 @@ fn setslot_node(srv: &Server, st: &mut ClusterState, slot: usize, n: usize) -> C
             "Configuration change detected. Reconfiguring myself as a replica of {}",
             st.node(n).id
         );
-        let master_id = st.node(n).id.clone();
-        let mine = st.me_mut();
-        mine.flags.set(NodeFlags::MASTER, false);
-        mine.flags.set(NodeFlags::REPLICA, true);
-        mine.master_id = Some(master_id);
+        st.set_master(n);
         crate::repl::follow_cluster_role(srv, st);
     }
     if n == me && st.importing_from.remove(&key).is_some() && bump_epoch(st) {
@@ -435,13 +431,7 @@ pub fn replicate(ctx: &mut Ctx, args: &Args) -> CmdResult {
             "ERR To set a master the node must be empty and without assigned slots.",
         ));
     }
-    let master_id = st.node(n).id.clone();
-    let mine = st.me_mut();
-    mine.flags.set(NodeFlags::MASTER, false);
-    mine.flags.set(NodeFlags::REPLICA, true);
-    mine.master_id = Some(master_id);
-    st.migrating_to.clear();
-    st.importing_from.clear();
+    st.set_master(n);
     crate::repl::follow_cluster_role(ctx.srv, &st);
     cluster::config_changed(ctx.srv, &mut st);
     ctx.out.ok();

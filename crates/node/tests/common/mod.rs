@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 pub use resp::Frame;
 
+pub mod cluster;
 pub mod inproc;
 
 /// Path of our server binary (built by cargo for integration tests).

@@ -53,6 +53,7 @@ pub fn cron_tick(srv: &std::rc::Rc<Server>, tick: u64) {
     }
     check_nodes(srv, &mut st, timeout, now);
     crate::cluster::failover::cron(srv, &mut st, now);
+    crate::cluster::migration::cron(srv, &mut st, now);
     super::finish(srv, &mut st);
 }
 

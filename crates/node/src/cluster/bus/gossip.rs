@@ -9,7 +9,7 @@ use crate::cluster::state::{random_node_id, ClusterNode, ClusterState, NodeFlags
 use crate::server::Server;
 
 /// Flags that travel on the bus (MYSELF and MEET are local).
-const WIRE_FLAGS: u16 = !(NodeFlags::MYSELF.0 | NodeFlags::MEET.0);
+const WIRE_FLAGS: u16 = !(NodeFlags::MYSELF.0 | NodeFlags::MEET.0 | NodeFlags::MIGRATE_TO.0);
 
 /// Myself as every message describes it; a replica announces its master's slots.
 pub fn my_header(st: &ClusterState) -> Header {
@@ -54,24 +54,29 @@ pub fn ping_frame(
     kind: Type,
     target: Option<NodeIndex>,
 ) -> Vec<u8> {
-    let mut candidates: Vec<NodeIndex> = st
+    let (mut candidates, unlinked): (Vec<NodeIndex>, Vec<NodeIndex>) = st
         .iter()
         .filter(|(i, n)| {
             *i != st.myself
                 && Some(*i) != target
                 && !n.flags.has(NodeFlags::HANDSHAKE)
                 && !n.flags.has(NodeFlags::NOADDR)
-                && (n.link == LinkState::Connected || !n.slots.is_empty())
         })
         .map(|(i, _)| i)
-        .collect();
+        .partition(|&i| {
+            let n = st.node(i);
+            n.link == LinkState::Connected || !n.slots.is_empty()
+        });
     let wanted = (st.iter().count() / 10).max(3);
     let mut chosen = Vec::new();
     while chosen.len() < wanted && !candidates.is_empty() {
         let pick = (srv.random() % candidates.len() as u64) as usize;
         chosen.push(candidates.swap_remove(pick));
     }
-    chosen.extend(candidates.into_iter().filter(|&i| st.node(i).is_pfailing()));
+    // Every PFAIL node, even a disconnected one without slots (a dead replica), so
+    // failure reports about it reach a majority and it becomes FAIL.
+    let pfailing = candidates.into_iter().chain(unlinked);
+    chosen.extend(pfailing.filter(|&i| st.node(i).is_pfailing()));
     let entries = chosen.iter().map(|&i| gossip_entry(st.node(i))).collect();
     encode(st, kind, Body::Gossip(entries)).to_vec()
 }
@@ -172,7 +177,10 @@ fn note_sender(st: &mut ClusterState, s: NodeIndex, link: &LinkCtx, h: &Header, 
             connected: true,
         });
     }
-    if h.config_epoch > node.config_epoch && node.is_master() {
+    // Whatever role we think it has (Redis does the same): a replica that just won
+    // or took over announces its new epoch with its first message as a master, and
+    // keeping the old one would let the old master's epoch win its slots back here.
+    if h.config_epoch > node.config_epoch {
         node.config_epoch = h.config_epoch;
         st.todo_save = true;
     }
@@ -283,6 +291,7 @@ fn update_role(st: &mut ClusterState, s: NodeIndex, h: &Header) {
         let node = st.node_mut(s);
         let changed = node.is_master() || node.master_id != h.master;
         node.flags.set(NodeFlags::MASTER, false);
+        node.flags.set(NodeFlags::MIGRATE_TO, false);
         node.flags.set(NodeFlags::REPLICA, true);
         node.master_id = h.master.clone();
         st.todo_save |= changed;
@@ -290,17 +299,20 @@ fn update_role(st: &mut ClusterState, s: NodeIndex, h: &Header) {
         let node = st.node_mut(s);
         node.flags.set(NodeFlags::REPLICA, false);
         node.flags.set(NodeFlags::MASTER, true);
+        // A replica that took over a master with replicas should get replicas too.
+        node.flags
+            .set(NodeFlags::MIGRATE_TO, node.master_id.is_some());
         node.master_id = None;
         st.todo_save = true;
     }
 }
 
 /// A slot the sender claims while its owner here has a greater configEpoch: the sender
-/// has a stale view, and gets an UPDATE about that owner.
+/// has a stale view, and gets an UPDATE about that owner. A replica claims its master's
+/// slots with the epoch it knows for its master: one that missed its master's last
+/// epoch bump (a collision just before the master died) could never win a vote
+/// otherwise (Redis only checks when the claimed slots differ).
 fn stale_owner(st: &ClusterState, s: NodeIndex, h: &Header) -> Option<NodeIndex> {
-    if !st.node(s).is_master() {
-        return None;
-    }
     (0..SLOTS)
         .filter(|&slot| h.slots.get(slot))
         .find_map(|slot| {
@@ -333,15 +345,24 @@ pub fn receive_update(
     if st.node(n).config_epoch >= config_epoch {
         return;
     }
-    if st.node(n).is_master() {
-        st.node_mut(n).config_epoch = config_epoch;
-        update_slots_with(srv, st, n, config_epoch, slots);
-        st.todo_save = true;
+    if !st.node(n).is_master() {
+        // It won a failover we have not heard of yet (Redis's clusterSetNodeAsMaster).
+        let node = st.node_mut(n);
+        node.flags.set(NodeFlags::REPLICA, false);
+        node.flags.set(NodeFlags::MASTER, true);
+        node.flags
+            .set(NodeFlags::MIGRATE_TO, node.master_id.is_some());
+        node.master_id = None;
     }
+    st.node_mut(n).config_epoch = config_epoch;
+    st.todo_save = true;
+    update_slots_with(srv, st, n, config_epoch, slots);
 }
 
 /// Redis's clusterUpdateSlotsConfigWith: slots claimed with a greater configEpoch than
-/// their owner's move to the sender. A master losing all its slots to it follows it.
+/// their owner's move to the sender. When my master (or myself) lost all its slots to
+/// it, I follow the sender as a replica if replica migration is allowed or the sender
+/// took exactly our slots (a failover).
 pub fn update_slots_with(
     srv: &Server,
     st: &mut ClusterState,
@@ -354,9 +375,10 @@ pub fn update_slots_with(
     }
     let me = st.myself;
     let cur_primary = st.master_of(me).unwrap_or(me);
-    let mut lost_to_sender = false;
+    let (mut sender_slots, mut migrated_our_slots) = (0, 0);
     let mut dirty = Vec::new();
     for slot in (0..SLOTS).filter(|&s| slots.get(s)) {
+        sender_slots += 1;
         let owner = st.slot_owner[slot];
         if owner == Some(sender) || st.importing_from.contains_key(&(slot as u16)) {
             continue;
@@ -367,50 +389,39 @@ pub fn update_slots_with(
         if owner == Some(me) && keys_in_slot(srv, slot) > 0 {
             dirty.push(slot);
         }
-        lost_to_sender |= owner == Some(cur_primary);
+        if owner == Some(cur_primary) {
+            migrated_our_slots += 1;
+        }
         st.del_slot(slot);
         st.add_slot(slot, sender);
         st.todo_save = true;
     }
     let migrate = srv.config.borrow().get("cluster-allow-replica-migration") != Some("no");
-    if lost_to_sender && st.node(cur_primary).slots.is_empty() && migrate {
+    let grand_master = st
+        .master_of(cur_primary)
+        .filter(|&m| m != cur_primary && cur_primary != me);
+    if migrated_our_slots > 0
+        && st.node(cur_primary).slots.is_empty()
+        && (migrate || sender_slots == migrated_our_slots)
+    {
         tracing::warn!(
             "Configuration change detected. Reconfiguring myself as a replica of {}",
             st.node(sender).id
         );
-        let master_id = st.node(sender).id.clone();
-        let mine = st.me_mut();
-        mine.flags.set(NodeFlags::MASTER, false);
-        mine.flags.set(NodeFlags::REPLICA, true);
-        mine.master_id = Some(master_id);
-    } else if let Some(grandmaster) = sub_replica_grandmaster(st) {
-        // My master turned replica (it lost its last slot, e.g. when it rejoined after a
-        // partition) before I saw who took its slots: nothing else would move me.
-        let id = st.node(grandmaster).id.clone();
-        tracing::info!("I'm a sub-replica! Reconfiguring myself as a replica of grandmaster {id}");
-        st.me_mut().master_id = Some(id);
-        st.todo_save = true;
+        st.set_master(sender);
+    } else if let Some(m) = grand_master {
+        // My master turned replica: never be a replica of a replica.
+        tracing::warn!(
+            "I'm a sub-replica! Reconfiguring myself as a replica of {}",
+            st.node(m).id
+        );
+        st.set_master(m);
     } else {
         // Keys of slots I lost are not mine to serve any more.
         for slot in dirty {
             del_keys_in_slot(srv, slot);
         }
     }
-}
-
-/// The master of my master, when I am a replica of a replica (Redis's sub-replica
-/// safeguard; not myself, which a TAKEOVER can briefly make so).
-fn sub_replica_grandmaster(st: &ClusterState) -> Option<NodeIndex> {
-    if st.me().is_master() {
-        return None;
-    }
-    let master = st.lookup(st.me().master_id.as_deref()?.as_bytes())?;
-    let m = st.node(master);
-    if m.is_master() {
-        return None;
-    }
-    let grandmaster = st.lookup(m.master_id.as_deref()?.as_bytes())?;
-    (grandmaster != st.myself).then_some(grandmaster)
 }
 
 fn keys_in_slot(srv: &Server, slot: usize) -> usize {
