@@ -46,31 +46,53 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tokio::task::spawn_local(net::listener::accept_loop(srv.clone(), listener));
     }
     tokio::task::spawn_local(cron::run(srv.clone()));
-    tokio::task::spawn_local(persist::aof::fsync_task(srv.clone()));
+    tokio::task::spawn_local(persist::aof::writer_task(srv.clone()));
     tracing::info!("Ready to accept connections");
     wait_for_shutdown(&srv).await;
-    shutdown(&srv);
+    srv.request_shutdown();
+    tracing::warn!("Redis is now ready to exit, bye bye...");
     Ok(())
 }
 
+/// Waits for SHUTDOWN (which persisted already) or a signal; a signal's final save
+/// runs here, and when it fails the server keeps running, as Redis 7.0 does.
 async fn wait_for_shutdown(srv: &Rc<Server>) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
-        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
-        _ = srv.shutdown.notified() => {}
+    loop {
+        tokio::select! {
+            _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+            _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+            _ = srv.shutdown.notified() => return,
+        }
+        tracing::warn!("User requested shutdown...");
+        if finish_shutdown(srv, persist::ShutdownSave::Default, false) {
+            return;
+        }
     }
 }
 
-fn shutdown(srv: &Server) {
-    tracing::warn!("User requested shutdown...");
-    srv.request_shutdown();
+/// Makes everything promised durable before exit (Redis's `finishShutdown`): false
+/// when the final snapshot could not be saved and `force` was not given, in which
+/// case the server must keep running.
+pub fn finish_shutdown(srv: &Server, save: persist::ShutdownSave, force: bool) -> bool {
     let started = clock::now_ms();
-    match persist::on_shutdown(srv, srv.shutdown_save.get()) {
-        Ok(()) => repl::saved::on_shutdown(srv, started),
-        Err(e) => tracing::warn!("Error trying to persist the dataset on shutdown: {e:#}"),
+    match persist::on_shutdown(srv, save) {
+        Ok(()) => {
+            repl::saved::on_shutdown(srv, started);
+            true
+        }
+        Err(e) if force => {
+            tracing::warn!("Error trying to save the DB. Exit anyway. ({e:#})");
+            true
+        }
+        Err(e) => {
+            tracing::warn!("Error trying to save the DB, can't exit. ({e:#})");
+            tracing::warn!(
+                "Errors trying to shut down the server. Check the logs for more information."
+            );
+            false
+        }
     }
-    tracing::warn!("Redis is now ready to exit, bye bye...");
 }

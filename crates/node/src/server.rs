@@ -55,8 +55,6 @@ pub struct Server {
     /// Set by SHUTDOWN or a signal; the listener and cron stop on it.
     pub shutting_down: Cell<bool>,
     pub shutdown: Notify,
-    /// What SHUTDOWN asked for (SAVE / NOSAVE); signals keep the default.
-    pub shutdown_save: Cell<crate::persist::ShutdownSave>,
     /// Snapshot bookkeeping: running BGSAVE, last status, counters.
     pub snapshot: RefCell<crate::persist::snapshot::State>,
     rng: Cell<u64>,
@@ -97,7 +95,6 @@ impl Server {
             last_save_ms: Cell::new(now / 1000 * 1000),
             shutting_down: Cell::new(false),
             shutdown: Notify::new(),
-            shutdown_save: Cell::new(crate::persist::ShutdownSave::Default),
             snapshot: RefCell::default(),
             rng: Cell::new(seed),
             listen_port: Cell::new(config.port),

@@ -138,6 +138,34 @@ pub fn resolve(
 }
 
 /// Commands that run immediately even inside MULTI.
+/// MISCONF: after a persistence error, write commands, PING and an EXEC with queued
+/// writes are refused (`persist::write_denied`); our master's stream and the AOF
+/// replay are not (Redis exempts them too).
+fn disk_error(
+    srv: &Server,
+    client: &Client,
+    cmd: &CommandSpec,
+    spec: &CommandSpec,
+) -> Option<String> {
+    let writes = spec.flags.has(Flags::WRITE)
+        || cmd.name == "ping"
+        || (cmd.name == "exec" && queues_write(client));
+    if !writes || client.replaying || client.shared.link_kind.get() == crate::repl::LinkKind::Master
+    {
+        return None;
+    }
+    crate::persist::write_denied(srv)
+}
+
+/// Whether the client's open transaction holds a write command.
+fn queues_write(client: &Client) -> bool {
+    client.multi.as_ref().is_some_and(|m| {
+        m.queued.iter().any(|q| {
+            resolve(&q.args()).is_ok_and(|(cmd, sub)| sub.unwrap_or(cmd).flags.has(Flags::WRITE))
+        })
+    })
+}
+
 fn runs_inside_multi(cmd: &CommandSpec) -> bool {
     matches!(
         cmd.name,
@@ -226,6 +254,17 @@ fn execute_checked(
             out,
             CmdError::msg("ERR Command not allowed inside a transaction"),
         );
+        return None;
+    }
+    if let Some(e) = disk_error(srv, client, cmd, spec) {
+        if cmd.name == "exec" && client.multi.is_some() {
+            // Redis's execCommandAbort: the transaction is gone, the reason given.
+            crate::cmd::multi::end_transaction(srv, client);
+            Stats::incr(&srv.stats.total_error_replies, 1);
+            out.error(&format!("EXECABORT Transaction discarded because of: {e}"));
+        } else {
+            reject(srv, client, out, CmdError::msg(e));
+        }
         return None;
     }
     if client.in_subscribe_mode() && !spec.flags.has(Flags::SUBSCRIBE_OK) {

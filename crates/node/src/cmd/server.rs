@@ -112,11 +112,13 @@ fn lastsave(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     Ok(())
 }
 
-/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is no persistence to finish and
-/// no replica to wait for, so a shutdown stops the server at once; like Redis, the
-/// client gets no reply, only the closed connection.
+/// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]. There is no replica to wait for, so
+/// the final save runs at once; when it succeeds the server stops and, like Redis, the
+/// client gets no reply, only the closed connection. When it fails the server keeps
+/// running and says so (FORCE exits anyway).
 fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
     let (mut save, mut nosave, mut abort, mut other) = (false, false, false, false);
+    let mut force = false;
     for i in 1..args.len() {
         if args.is(i, "save") {
             save = true;
@@ -125,6 +127,7 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         } else if args.is(i, "abort") {
             abort = true;
         } else if args.is(i, "now") || args.is(i, "force") {
+            force |= args.is(i, "force");
             other = true;
         } else {
             return Err(CmdError::Syntax);
@@ -142,8 +145,10 @@ fn shutdown(ctx: &mut Ctx, args: &Args) -> CmdResult {
         (_, true) => ShutdownSave::NoSave,
         _ => ShutdownSave::Default,
     };
-    ctx.srv.shutdown_save.set(mode);
     tracing::warn!("User requested shutdown...");
+    if !crate::finish_shutdown(ctx.srv, mode, force) {
+        return Err(CmdError::msg("ERR Errors trying to SHUTDOWN. Check logs."));
+    }
     ctx.srv.request_shutdown();
     ctx.client.close_after_reply = true;
     Ok(())

@@ -55,6 +55,23 @@ pub fn load_at_start(srv: &Server) -> anyhow::Result<()> {
     }
 }
 
+/// Redis's `shared.bgsaveerr`.
+pub const BGSAVE_ERR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Why write commands (and PING) are refused after a persistence error, as Redis's
+/// `writeCommandsDeniedByDiskError`: a failed background save while save points are
+/// configured and `stop-writes-on-bgsave-error yes`, or a failed AOF write or fsync.
+/// Cleared by the next successful save, write or fsync.
+pub fn write_denied(srv: &Server) -> Option<String> {
+    if !srv.snapshot.borrow().last_bgsave_ok
+        && srv.config.borrow().get("stop-writes-on-bgsave-error") != Some("no")
+        && snapshot::has_save_points(srv)
+    {
+        return Some(BGSAVE_ERR.to_string());
+    }
+    aof::write_error(&srv.aof)
+}
+
 /// How SHUTDOWN asked to treat snapshots.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ShutdownSave {
@@ -64,8 +81,12 @@ pub enum ShutdownSave {
     NoSave,
 }
 
-/// Makes everything promised durable before the process exits.
+/// Makes everything promised durable before the process exits. Only a failed final
+/// snapshot is an error (it stops the shutdown); an AOF that cannot be fsynced is
+/// logged, as Redis does.
 pub fn on_shutdown(srv: &Server, save: ShutdownSave) -> anyhow::Result<()> {
-    aof::on_shutdown(srv)?;
+    if let Err(e) = aof::on_shutdown(srv) {
+        tracing::warn!("Fail to fsync the AOF file: {e:#}.");
+    }
     snapshot::on_shutdown(srv, save)
 }

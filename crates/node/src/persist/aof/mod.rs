@@ -1,12 +1,8 @@
 //! The append-only file: Redis 7's multi-part AOF (base + incremental files and a
 //! manifest), fsync policies, rewriting, loading and checking. See docs/PERSISTENCE.md.
 //!
-//! The write path: commands reach `srv.propagator` as RESP; before a connection sends
-//! replies it calls [`wait_durable`], which writes everything pending to the current
-//! incremental file (one `write()` for all clients served so far) and, with
-//! `appendfsync always`, waits until [`fsync_task`] has fsynced past it. That task runs
-//! one fsync at a time on a blocking thread while the event loop goes on, so every
-//! client served meanwhile shares the next fsync (group commit).
+//! The write path (once per event-loop turn, group commit for `always`) is in
+//! `write`.
 
 mod base;
 pub mod check;
@@ -15,13 +11,11 @@ pub mod manifest;
 pub mod reader;
 mod rewrite;
 pub mod scan;
+mod write;
 
 use std::cell::{Cell, RefCell};
 use std::fs::File;
-use std::future::Future;
-use std::io::Write;
 use std::path::PathBuf;
-use std::rc::Rc;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -31,6 +25,8 @@ use manifest::Manifest;
 
 pub use load::load_at_start;
 pub use rewrite::{bgrewriteaof, COMMANDS};
+use write::{sync_now, write_pending};
+pub use write::{wait_durable, write_error, writer_task};
 
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -91,6 +87,10 @@ pub struct AofStats {
     /// Seconds the last rewrite took, -1 before the first.
     pub last_rewrite_secs: Cell<i64>,
     pub last_write_ok: Cell<bool>,
+    /// The last `everysec` background fsync succeeded.
+    pub last_fsync_ok: Cell<bool>,
+    /// strerror of the last failed write or fsync (for MISCONF).
+    pub last_write_error: RefCell<String>,
     /// `aof_base_size`: total size after the last load or rewrite (auto-rewrite
     /// growth is measured against it).
     pub base_size: Cell<u64>,
@@ -104,6 +104,8 @@ impl Default for AofStats {
             last_rewrite_ok: Cell::new(true),
             last_rewrite_secs: Cell::new(-1),
             last_write_ok: Cell::new(true),
+            last_fsync_ok: Cell::new(true),
+            last_write_error: RefCell::new(String::new()),
             base_size: Cell::new(0),
         }
     }
@@ -122,9 +124,18 @@ pub struct Aof {
     /// The running `everysec` fsync and the offset it covers.
     background_fsync: RefCell<Option<(tokio::task::JoinHandle<std::io::Result<()>>, u64)>>,
     last_fsync_ms: Cell<u64>,
-    /// Wakes [`fsync_task`]; `progress` wakes clients waiting on it.
+    /// Wakes [`writer_task`].
     kick: Notify,
-    progress: Notify,
+    /// Write passes of [`writer_task`]; `written_progress` wakes clients after each.
+    write_passes: Cell<u64>,
+    written_progress: Notify,
+    /// fsyncs started by [`writer_task`]; the one in flight (if any) covers
+    /// `in_flight_target`.
+    fsyncs_started: Cell<u64>,
+    in_flight_target: Cell<Option<u64>>,
+    /// Clients waiting for fsync number n wait on `fsync_progress[n % 2]`: a finished
+    /// fsync wakes only the clients it covers, not those waiting for the next one.
+    fsync_progress: [Notify; 2],
     rewrite: RefCell<Option<rewrite::Job>>,
     /// A rewrite to start at the next cron tick (after a failed first rewrite).
     rewrite_scheduled: Cell<bool>,
@@ -148,97 +159,6 @@ impl Aof {
     }
 }
 
-/// Writes every pending propagated byte to the current incremental file. A failed
-/// write is retried later; with `appendfsync always` it stops the server, as Redis
-/// does, because replies would otherwise promise what is not on disk.
-pub fn write_pending(srv: &Server) {
-    let aof = &srv.aof;
-    let mut files = aof.files.borrow_mut();
-    let mut bytes = srv.propagator.borrow_mut().take();
-    let end = srv.propagator.borrow().offset;
-    if bytes.is_empty() && files.unwritten.is_empty() {
-        return;
-    }
-    if !files.unwritten.is_empty() {
-        let mut all = std::mem::take(&mut files.unwritten);
-        all.extend_from_slice(&bytes);
-        bytes = all;
-    }
-    let Some(file) = files.current.clone() else {
-        return;
-    };
-    match (&*file).write_all(&bytes) {
-        Ok(()) => {
-            files.current_size += bytes.len() as u64;
-            aof.written.set(end);
-            if !aof.stats.last_write_ok.replace(true) {
-                tracing::warn!("AOF write error looks solved, Redis can write again.");
-            }
-        }
-        Err(e) => {
-            // Drop what a partial write left, so the file never holds half a record.
-            let _ = file.set_len(files.current_size);
-            aof.stats.last_write_ok.set(false);
-            tracing::warn!("Error writing to the AOF file: {e}");
-            if aof.policy.get() == Fsync::Always {
-                tracing::warn!("Can't recover from AOF write error when the AOF fsync policy is 'always'. Exiting...");
-                std::process::exit(1);
-            }
-            files.unwritten = bytes;
-        }
-    }
-}
-
-/// Called before a connection sends replies (only when the AOF is on): makes what
-/// was propagated so far as durable as `appendfsync` promises.
-pub async fn wait_durable(srv: &Server) {
-    let aof = &srv.aof;
-    write_pending(srv);
-    if aof.policy.get() != Fsync::Always {
-        return;
-    }
-    let target = aof.written.get();
-    while aof.on.get() && aof.fsynced.get() < target {
-        let progressed = aof.progress.notified();
-        aof.kick.notify_one();
-        progressed.await;
-    }
-}
-
-/// Serves `appendfsync always`: one fsync at a time, covering everything written
-/// when it starts; clients served while it runs share the next one.
-pub async fn fsync_task(srv: Rc<Server>) {
-    let aof = &srv.aof;
-    loop {
-        tokio::select! {
-            _ = aof.kick.notified() => {}
-            _ = srv.shutdown.notified() => return,
-        }
-        loop {
-            write_pending(&srv);
-            let target = aof.written.get();
-            let file = aof.files.borrow().current.clone();
-            let Some(file) = file.filter(|_| aof.on.get() && aof.fsynced.get() < target) else {
-                break;
-            };
-            match tokio::task::spawn_blocking(move || file.sync_data()).await {
-                Ok(Ok(())) => aof.fsynced.set(aof.fsynced.get().max(target)),
-                Ok(Err(e)) => fsync_failed(&e),
-                Err(e) => fsync_failed(&e),
-            }
-            aof.progress.notify_waiters();
-        }
-        aof.progress.notify_waiters();
-    }
-}
-
-fn fsync_failed(e: &dyn std::fmt::Display) {
-    tracing::warn!(
-        "Can't persist AOF for fsync error when the AOF fsync policy is 'always': {e}. Exiting..."
-    );
-    std::process::exit(1);
-}
-
 /// Periodic work (serverCron): write what expiry propagated, the `everysec` fsync,
 /// rewrite completion and automatic rewrites.
 pub fn cron(srv: &Server) {
@@ -250,64 +170,15 @@ pub fn cron(srv: &Server) {
     }
     write_pending(srv);
     let now = crate::clock::now_ms();
-    reap_background_fsync(aof);
+    write::reap_background_fsync(aof);
     if aof.policy.get() == Fsync::EverySec
         && aof.fsynced.get() < aof.written.get()
         && aof.background_fsync.borrow().is_none()
         && now.saturating_sub(aof.last_fsync_ms.get()) >= 1000
     {
-        background_fsync(srv);
+        write::background_fsync(srv);
     }
     rewrite::maybe_auto_rewrite(srv);
-}
-
-/// The `everysec` fsync: on a blocking thread, never waited for by clients.
-fn background_fsync(srv: &Server) {
-    let aof = &srv.aof;
-    let Some(file) = aof.files.borrow().current.clone() else {
-        return;
-    };
-    aof.last_fsync_ms.set(crate::clock::now_ms());
-    let handle = tokio::task::spawn_blocking(move || file.sync_data());
-    *aof.background_fsync.borrow_mut() = Some((handle, aof.written.get()));
-}
-
-/// Records a finished `everysec` fsync.
-fn reap_background_fsync(aof: &Aof) {
-    let mut running = aof.background_fsync.borrow_mut();
-    if !running.as_ref().is_some_and(|(h, _)| h.is_finished()) {
-        return;
-    }
-    let (handle, target) = running.take().expect("checked");
-    match futures_ready(handle) {
-        Some(Ok(())) => aof.fsynced.set(aof.fsynced.get().max(target)),
-        Some(Err(e)) => tracing::warn!("AOF background fsync failed: {e}"),
-        None => {}
-    }
-}
-
-/// The result of a finished blocking task, without awaiting it.
-fn futures_ready<T>(
-    handle: tokio::task::JoinHandle<std::io::Result<T>>,
-) -> Option<std::io::Result<T>> {
-    let waker = std::task::Waker::noop();
-    let mut cx = std::task::Context::from_waker(waker);
-    let mut handle = handle;
-    match std::pin::Pin::new(&mut handle).poll(&mut cx) {
-        std::task::Poll::Ready(Ok(r)) => Some(r),
-        _ => None,
-    }
-}
-
-/// Writes everything pending and fsyncs it (on shutdown, or when switching files).
-fn sync_now(srv: &Server) -> std::io::Result<()> {
-    write_pending(srv);
-    let file = srv.aof.files.borrow().current.clone();
-    if let Some(file) = file {
-        file.sync_data()?;
-        srv.aof.fsynced.set(srv.aof.written.get());
-    }
-    Ok(())
 }
 
 /// Flushes and fsyncs what is pending before exit.
@@ -347,6 +218,7 @@ fn start_appending(srv: &Server, file: File, size: u64) {
     crate::propagate::set_enabled(srv, true);
     aof.refresh_policy(srv);
     aof.stats.last_write_ok.set(true);
+    aof.stats.last_fsync_ok.set(true);
     aof.on.set(true);
 }
 
@@ -382,7 +254,7 @@ fn stop(srv: &Server) {
     srv.aof.on.set(false);
     srv.aof.files.borrow_mut().current = None;
     crate::propagate::set_enabled(srv, false);
-    srv.aof.progress.notify_waiters();
+    write::wake_all(&srv.aof);
     tracing::info!("Background append only file rewriting ... Killing AOF: appendonly turned off");
 }
 
@@ -413,7 +285,10 @@ pub fn info_fields(srv: &Server) -> Vec<(&'static str, String)> {
             "aof_rewrites_consecutive_failures",
             s.consecutive_failures.get().to_string(),
         ),
-        ("aof_last_write_status", status(s.last_write_ok.get())),
+        (
+            "aof_last_write_status",
+            status(s.last_write_ok.get() && s.last_fsync_ok.get()),
+        ),
         ("aof_last_cow_size", "0".into()),
     ]
 }

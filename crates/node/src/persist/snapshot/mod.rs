@@ -146,6 +146,11 @@ fn save_points(srv: &Server) -> Vec<(u64, u64)> {
     words.chunks_exact(2).map(|p| (p[0], p[1])).collect()
 }
 
+/// Whether any `save` point is configured.
+pub fn has_save_points(srv: &Server) -> bool {
+    !save_points(srv).is_empty()
+}
+
 /// Records a successful save of everything up to `dirty_before` changes.
 fn saved(srv: &Server, dirty_before: u64) {
     srv.dirty.set(srv.dirty.get().saturating_sub(dirty_before));
@@ -180,10 +185,9 @@ pub fn save(srv: &Server) -> std::io::Result<()> {
             saved(srv, dirty_before);
             srv.snapshot.borrow_mut().last_bgsave_ok = true;
         }
-        Err(e) => {
-            tracing::warn!("Failed saving the DB: {e}");
-            srv.snapshot.borrow_mut().last_bgsave_ok = false;
-        }
+        // A failed foreground save leaves `rdb_last_bgsave_status` alone (so it denies
+        // no writes), as Redis's rdbSave does.
+        Err(e) => tracing::warn!("Failed saving the DB: {e}"),
     }
     result
 }
