@@ -1,5 +1,5 @@
-//! `nodes.conf` in Redis's text format: one CLUSTER NODES line per node plus the
-//! `vars currentEpoch N lastVoteEpoch M` line, loaded at start and saved atomically.
+//! `nodes.conf` in Redis's text format: one CLUSTER NODES line per node (with 7.2's
+//! `shard-id=` aux field) plus the `vars` line, loaded at start and saved atomically.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -10,12 +10,26 @@ use anyhow::{bail, Context};
 use super::slots::SLOTS;
 use super::state::{ClusterNode, ClusterState, LinkState, NodeFlags, NodeIndex};
 
-/// One node as CLUSTER NODES and nodes.conf show it (Redis's `clusterGenNodeDescription`).
+/// One node as CLUSTER NODES shows it (Redis's `clusterGenNodeDescription`).
 pub fn node_line(state: &ClusterState, i: NodeIndex) -> String {
+    line(state, i, false)
+}
+
+/// One node as nodes.conf stores it: Redis 7.2 adds aux fields (`key=value`) after the
+/// hostname, which stays as a possibly empty second field:
+/// `ip:port@cport,hostname,shard-id=<40 hex>`. CLUSTER NODES does not show them.
+fn conf_line(state: &ClusterState, i: NodeIndex) -> String {
+    line(state, i, true)
+}
+
+fn line(state: &ClusterState, i: NodeIndex, aux: bool) -> String {
     let n = state.node(i);
     let mut line = format!("{} {}:{}@{}", n.id, n.ip, n.port, n.bus_port);
-    if !n.hostname.is_empty() {
+    if !n.hostname.is_empty() || aux {
         let _ = write!(line, ",{}", n.hostname);
+    }
+    if aux {
+        let _ = write!(line, ",shard-id={}", n.shard_id);
     }
     let link = if n.link == LinkState::Connected || n.flags.has(NodeFlags::MYSELF) {
         "connected"
@@ -50,23 +64,25 @@ pub fn node_line(state: &ClusterState, i: NodeIndex) -> String {
     line
 }
 
-/// CLUSTER NODES: every node, one line each. `skip_handshake` leaves out nodes still
-/// in handshake, as nodes.conf does.
-pub fn describe(state: &ClusterState, skip_handshake: bool) -> String {
+/// CLUSTER NODES: every node, one line each.
+pub fn describe(state: &ClusterState) -> String {
     let mut out = String::new();
-    for (i, n) in state.iter() {
-        if skip_handshake && n.flags.has(NodeFlags::HANDSHAKE) {
-            continue;
-        }
+    for (i, _) in state.iter() {
         out.push_str(&node_line(state, i));
         out.push('\n');
     }
     out
 }
 
-/// The whole file.
+/// The whole file: nodes still in handshake are left out.
 pub fn render(state: &ClusterState) -> String {
-    let mut out = describe(state, true);
+    let mut out = String::new();
+    for (i, n) in state.iter() {
+        if !n.flags.has(NodeFlags::HANDSHAKE) {
+            out.push_str(&conf_line(state, i));
+            out.push('\n');
+        }
+    }
     let _ = writeln!(
         out,
         "vars currentEpoch {} lastVoteEpoch {}",
@@ -152,6 +168,19 @@ pub fn load(state: &mut ClusterState, path: &Path) -> anyhow::Result<bool> {
         bail!("Myself node not found in cluster config file");
     };
     state.myself = me;
+    // A replica is in its master's shard: this fills in shard ids missing from files of
+    // Redis < 7.2 (masters got a random one) and settles a disagreement for the master.
+    let replicas: Vec<(NodeIndex, NodeIndex)> = state
+        .iter()
+        .filter(|(_, n)| !n.is_master())
+        .filter_map(|(i, n)| {
+            let m = n.master_id.as_deref()?;
+            state.lookup(m.as_bytes()).map(|m| (i, m))
+        })
+        .collect();
+    for (r, m) in replicas {
+        state.node_mut(r).shard_id = state.node(m).shard_id.clone();
+    }
     for (slot, migrating, id) in open_slots {
         let Some(other) = state.lookup(id.as_bytes()) else {
             continue;
@@ -181,16 +210,39 @@ fn load_vars(state: &mut ClusterState, words: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `ip:port@cport[,hostname]`; the ip may itself contain colons (IPv6).
+/// `ip:port@cport[,hostname[,aux=value]*]`; the ip may itself contain colons (IPv6).
+/// Aux fields are Redis 7.2's: `shard-id` is kept, `nodename`, `tcp-port` and
+/// `tls-port` are accepted and ignored, any other one is an error (as in 7.2). A
+/// missing shard id leaves the random one the node was created with.
 fn parse_addr(node: &mut ClusterNode, addr: &str) -> anyhow::Result<()> {
-    let (addr, hostname) = addr.split_once(',').unwrap_or((addr, ""));
+    let mut fields = addr.split(',');
+    let addr = fields.next().unwrap_or_default();
+    let hostname = fields.next().unwrap_or_default();
     let (hostport, cport) = addr.split_once('@').context("missing @cport")?;
     let (ip, port) = hostport.rsplit_once(':').context("missing :port")?;
     node.ip = ip.to_string();
     node.port = port.parse().context("bad port")?;
     node.bus_port = cport.parse().context("bad cluster port")?;
     node.hostname = hostname.to_string();
+    for aux in fields {
+        let (key, value) = aux.split_once('=').context("bad aux field")?;
+        match key {
+            "shard-id" => {
+                if !is_node_id(value) {
+                    bail!("bad shard id");
+                }
+                node.shard_id = value.to_string();
+            }
+            "nodename" | "tcp-port" | "tls-port" => {}
+            _ => bail!("unknown aux field {key}"),
+        }
+    }
     Ok(())
+}
+
+/// 40 hex characters, as the ids we generate (the bus carries exactly 40 bytes).
+fn is_node_id(s: &str) -> bool {
+    s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn parse_slot(s: &str) -> anyhow::Result<usize> {
@@ -246,21 +298,46 @@ fn load_node(
 mod tests {
     use super::*;
 
+    /// A temporary nodes.conf holding `text`, removed on drop.
+    struct TempConf(std::path::PathBuf);
+
+    impl TempConf {
+        fn new(name: &str, text: &str) -> TempConf {
+            let dir =
+                std::env::temp_dir().join(format!("nodes-conf-test-{name}-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("nodes.conf");
+            std::fs::write(&path, text).unwrap();
+            TempConf(path)
+        }
+
+        fn load(&self) -> anyhow::Result<ClusterState> {
+            let mut state = ClusterState::new(self.0.clone());
+            assert!(load(&mut state, &self.0)?);
+            Ok(state)
+        }
+    }
+
+    impl Drop for TempConf {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(self.0.parent().unwrap());
+        }
+    }
+
     #[test]
     fn round_trip() {
         let text = "\
-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 127.0.0.1:7001@17001 master - 0 1700000000000 2 connected 8000-16383
-bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 127.0.0.1:7000@17000 myself,master - 0 0 1 connected 0-7999 [8000-<-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]
-cccccccccccccccccccccccccccccccccccccccc ::1:7002@17002,host master,fail? - 5 6 0 disconnected 
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 127.0.0.1:7001@17001,,shard-id=1111111111111111111111111111111111111111 master - 0 1700000000000 2 connected 8000-16383
+bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 127.0.0.1:7000@17000,,shard-id=2222222222222222222222222222222222222222 myself,master - 0 0 1 connected 0-7999 [8000-<-aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa]
+cccccccccccccccccccccccccccccccccccccccc ::1:7002@17002,host,shard-id=3333333333333333333333333333333333333333 master,fail? - 5 6 0 disconnected 
+dddddddddddddddddddddddddddddddddddddddd 127.0.0.1:7003@17003,,shard-id=2222222222222222222222222222222222222222 slave bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 0 0 1 connected
 vars currentEpoch 2 lastVoteEpoch 1
 ";
-        let dir = std::env::temp_dir().join(format!("nodes-conf-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("nodes.conf");
-        std::fs::write(&path, text).unwrap();
-        let mut state = ClusterState::new(path.clone());
-        assert!(load(&mut state, &path).unwrap());
+        let conf = TempConf::new("round-trip", text);
+        let state = conf.load().unwrap();
         assert_eq!(state.me().id, "b".repeat(40));
+        assert_eq!(state.me().shard_id, "2".repeat(40));
+        assert_eq!(state.node(0).shard_id, "1".repeat(40));
         assert_eq!(state.current_epoch, 2);
         assert_eq!(state.last_vote_epoch, 1);
         assert_eq!(state.slot_owner[8000], Some(0));
@@ -271,12 +348,85 @@ vars currentEpoch 2 lastVoteEpoch 1
         // Links are down until the bus connects; the empty slot list leaves no space.
         let want = text
             .replace("2 connected 8000", "2 disconnected 8000")
+            .replace("1 connected\n", "1 disconnected\n")
             .replace("disconnected \n", "disconnected\n");
         assert_eq!(rendered, want);
+        // CLUSTER NODES shows no aux field, as in Redis 7.2.
+        assert_eq!(
+            describe(&state).lines().nth(2).unwrap(),
+            "cccccccccccccccccccccccccccccccccccccccc ::1:7002@17002,host master,fail? - 5 6 0 disconnected"
+        );
+        assert!(!describe(&state).contains("shard-id"));
         save(&state).unwrap();
-        let mut again = ClusterState::new(path.clone());
-        assert!(load(&mut again, &path).unwrap());
-        assert_eq!(render(&again), rendered);
-        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(render(&conf.load().unwrap()), rendered);
+    }
+
+    /// A Redis < 7.2 file: masters get a new shard id each, replicas their master's,
+    /// whatever the order of the lines; the next save writes them.
+    #[test]
+    fn loads_a_file_without_shard_ids() {
+        let text = "\
+dddddddddddddddddddddddddddddddddddddddd 127.0.0.1:7003@17003 myself,slave bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 0 0 1 connected
+aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 127.0.0.1:7001@17001 master - 0 0 2 connected 8000-16383
+bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 127.0.0.1:7000@17000,host master - 0 0 1 connected 0-7999
+vars currentEpoch 2 lastVoteEpoch 1
+";
+        let conf = TempConf::new("old", text);
+        let state = conf.load().unwrap();
+        let shard = |i: NodeIndex| state.node(i).shard_id.clone();
+        assert!(is_node_id(&shard(1)) && is_node_id(&shard(2)));
+        assert_ne!(shard(1), shard(2));
+        assert_eq!(shard(0), shard(2));
+        assert_eq!(state.node(2).hostname, "host");
+        let rendered = render(&state);
+        assert!(rendered.contains(&format!("17003,,shard-id={} myself,slave", shard(2))));
+        assert!(rendered.contains(&format!("17000,host,shard-id={} master", shard(2))));
+        save(&state).unwrap();
+        let again = conf.load().unwrap();
+        for (i, n) in again.iter() {
+            assert_eq!(n.shard_id, shard(i));
+        }
+    }
+
+    /// The replica's own shard-id loses to its master's (they must agree).
+    #[test]
+    fn a_replica_takes_its_masters_shard_id() {
+        let text = "\
+dddddddddddddddddddddddddddddddddddddddd 127.0.0.1:7003@17003,,shard-id=4444444444444444444444444444444444444444 myself,slave bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 0 0 1 connected
+bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb 127.0.0.1:7000@17000,,shard-id=2222222222222222222222222222222222222222 master - 0 0 1 connected 0-16383
+";
+        let state = TempConf::new("disagree", text).load().unwrap();
+        assert_eq!(state.me().shard_id, "2".repeat(40));
+    }
+
+    /// Redis 7.2's other aux fields are accepted; unknown or malformed ones are errors.
+    #[test]
+    fn aux_fields() {
+        let line = |addr: &str| {
+            format!(
+                "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb {addr} myself,master - 0 0 1 connected 0-16383\n"
+            )
+        };
+        let redis72 = line(&format!(
+            "127.0.0.1:7000@17000,,tls-port=0,shard-id={}",
+            "e".repeat(40)
+        ));
+        let state = TempConf::new("aux-ok", &redis72).load().unwrap();
+        assert_eq!(state.me().shard_id, "e".repeat(40));
+        assert_eq!(state.me().port, 7000);
+        for bad in [
+            "127.0.0.1:7000@17000,,nosuch=1",
+            "127.0.0.1:7000@17000,,shard-id",
+            "127.0.0.1:7000@17000,,shard-id=abc",
+            &format!("127.0.0.1:7000@17000,,shard-id={}", "x".repeat(40)),
+        ] {
+            let Err(err) = TempConf::new("aux-bad", &line(bad)).load() else {
+                panic!("{bad} loaded");
+            };
+            assert!(
+                format!("{err:#}").contains("corrupted cluster config file"),
+                "{bad}: {err:#}"
+            );
+        }
     }
 }

@@ -92,6 +92,9 @@ pub enum LinkState {
 pub struct ClusterNode {
     /// 40 hex characters, unique in the cluster.
     pub id: String,
+    /// The shard's id (Redis 7.2): random for a new node, a replica takes its master's,
+    /// and a promoted replica keeps it, so a shard keeps its id across failovers.
+    pub shard_id: String,
     pub ip: String,
     pub port: u16,
     pub bus_port: u16,
@@ -124,6 +127,7 @@ impl ClusterNode {
     pub fn new(id: String, flags: NodeFlags) -> ClusterNode {
         ClusterNode {
             id,
+            shard_id: random_node_id(),
             ip: String::new(),
             port: 0,
             bus_port: 0,
@@ -351,9 +355,27 @@ impl ClusterState {
             self.importing_from.clear();
         }
         self.me_mut().master_id = Some(master_id);
+        let shard_id = self.node(n).shard_id.clone();
+        self.update_shard_id(self.myself, &shard_id);
         self.node_mut(n).flags.set(NodeFlags::MIGRATE_TO, true);
         self.failover.manual = Default::default();
         self.todo_save = true;
+    }
+
+    /// Node `i` announced (or, for myself, joined) shard `shard_id` (Redis 7.2's
+    /// updateShardId): record it, and when `i` is my master, follow it — ids diverge
+    /// when the master's first PING arrives after the replica guessed it (or after an
+    /// upgrade from a nodes.conf without shard ids).
+    pub fn update_shard_id(&mut self, i: NodeIndex, shard_id: &str) {
+        if self.node(i).shard_id != shard_id {
+            self.node_mut(i).shard_id = shard_id.to_string();
+            self.todo_save = true;
+        }
+        let my_master = self.me().master_id.as_deref() == Some(self.node(i).id.as_str());
+        if i != self.myself && my_master && self.me().shard_id != shard_id {
+            self.me_mut().shard_id = shard_id.to_string();
+            self.todo_save = true;
+        }
     }
 
     /// Recomputes cluster_state and cluster_size (Redis's `clusterUpdateState`).
@@ -417,4 +439,39 @@ pub fn random_node_id() -> String {
         }
     }
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Myself (a master) and master `a`, with their shard ids.
+    fn two_masters() -> (ClusterState, NodeIndex) {
+        let mut st = ClusterState::new(PathBuf::from("nodes.conf"));
+        let a = st.add_node(ClusterNode::new("a".repeat(40), NodeFlags::MASTER));
+        (st, a)
+    }
+
+    #[test]
+    fn a_replica_joins_its_masters_shard() {
+        let (mut st, a) = two_masters();
+        let mine = st.me().shard_id.clone();
+        assert_ne!(mine, st.node(a).shard_id);
+        st.set_master(a);
+        assert_eq!(st.me().shard_id, st.node(a).shard_id);
+        // The master announces another id (it was unknown, or changed): I follow it.
+        st.todo_save = false;
+        st.update_shard_id(a, &"f".repeat(40));
+        assert_eq!(st.me().shard_id, "f".repeat(40));
+        assert!(st.todo_save);
+    }
+
+    #[test]
+    fn another_nodes_shard_id_leaves_mine() {
+        let (mut st, a) = two_masters();
+        let mine = st.me().shard_id.clone();
+        st.update_shard_id(a, &"f".repeat(40));
+        assert_eq!(st.node(a).shard_id, "f".repeat(40));
+        assert_eq!(st.me().shard_id, mine);
+    }
 }

@@ -147,6 +147,14 @@ const SUBCOMMANDS: &[CommandSpec] = &[
     ),
     spec("myid", 2, STALE, myid, "3.0.0", "Returns the ID of a node"),
     spec(
+        "myshardid",
+        2,
+        STALE,
+        myshardid,
+        "7.2.0",
+        "Returns the shard ID of a node",
+    ),
+    spec(
         "nodes",
         2,
         STALE,
@@ -384,13 +392,20 @@ fn info(ctx: &mut Ctx, _args: &Args) -> CmdResult {
 }
 
 fn nodes(ctx: &mut Ctx, _args: &Args) -> CmdResult {
-    let text = nodes_conf::describe(&*state(ctx)?, false);
+    let text = nodes_conf::describe(&*state(ctx)?);
     ctx.out.verbatim("txt", text.as_bytes());
     Ok(())
 }
 
 fn myid(ctx: &mut Ctx, _args: &Args) -> CmdResult {
     let id = state(ctx)?.me().id.clone();
+    ctx.out.bulk(id.as_bytes());
+    Ok(())
+}
+
+/// CLUSTER MYSHARDID (Redis 7.2): the id of my shard, shared with my master/replicas.
+fn myshardid(ctx: &mut Ctx, _args: &Args) -> CmdResult {
+    let id = state(ctx)?.me().shard_id.clone();
     ctx.out.bulk(id.as_bytes());
     Ok(())
 }

@@ -396,6 +396,7 @@ pub fn reset(ctx: &mut Ctx, args: &Args) -> CmdResult {
         let mine = st.me_mut();
         mine.config_epoch = 0;
         mine.id = cluster::state::random_node_id();
+        mine.shard_id = cluster::state::random_node_id();
         tracing::info!("Node hard reset, now I'm {}", mine.id);
     }
     cluster::config_changed(ctx.srv, &mut st);

@@ -72,6 +72,7 @@ pub const META: &[Meta] = &[
     Meta { name: "cluster|links", complexity: "O(N) where N is the total number of Cluster nodes", tips: &["nondeterministic_output"], specs: &[] },
     Meta { name: "cluster|meet", complexity: "O(1)", tips: &[], specs: &[] },
     Meta { name: "cluster|myid", complexity: "O(1)", tips: &[], specs: &[] },
+    Meta { name: "cluster|myshardid", complexity: "O(1)", tips: &["nondeterministic_output"], specs: &[] },
     Meta { name: "cluster|nodes", complexity: "O(N) where N is the total number of Cluster nodes", tips: &["nondeterministic_output"], specs: &[] },
     Meta { name: "cluster|replicas", complexity: "O(1)", tips: &["nondeterministic_output"], specs: &[] },
     Meta { name: "cluster|replicate", complexity: "O(1)", tips: &[], specs: &[] },

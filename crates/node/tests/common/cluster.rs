@@ -130,6 +130,11 @@ impl Cluster {
         epochs
     }
 
+    /// Node `i`'s nodes.conf.
+    pub fn conf_path(&self, i: usize) -> PathBuf {
+        self.dir.0.join(format!("nodes-{}.conf", self.ports[i]))
+    }
+
     fn spawn(&self, port: u16) -> Server {
         let conf = self.dir.0.join(format!("nodes-{port}.conf"));
         let conf = conf.display().to_string();

@@ -6,7 +6,7 @@ use crate::cluster::slots::SlotBitmap;
 /// "RB": RustidocsBus. Anything else on the bus port is not one of ours.
 pub const MAGIC: [u8; 2] = *b"RB";
 /// Bumped on incompatible changes; a node drops frames of another version.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 /// magic + version + type + u32 total length.
 pub const PREAMBLE: usize = 8;
 /// Largest frame accepted (a PUBLISH carries the whole message).
@@ -77,6 +77,8 @@ pub struct Header {
     pub flags: u16,
     /// The master's id when the sender is a replica.
     pub master: Option<String>,
+    /// The sender's shard id (version 2).
+    pub shard_id: String,
     /// Empty: the receiver uses the connection's peer address.
     pub ip: String,
     pub port: u16,
@@ -207,6 +209,7 @@ pub fn encode(msg: &Message) -> Vec<u8> {
     w.u64(h.repl_offset);
     w.u16(h.flags);
     w.id(h.master.as_deref());
+    w.id(Some(&h.shard_id));
     w.short_str(&h.ip);
     w.u16(h.port);
     w.u16(h.bus_port);
@@ -314,6 +317,7 @@ pub fn decode(frame: &[u8]) -> Result<Message, FrameError> {
         repl_offset: r.u64()?,
         flags: r.u16()?,
         master: r.id()?,
+        shard_id: r.some_id()?,
         ip: r.short_str()?,
         port: r.u16()?,
         bus_port: r.u16()?,
@@ -370,6 +374,7 @@ mod tests {
             repl_offset: 99,
             flags: 2,
             master: None,
+            shard_id: "c".repeat(40),
             ip: "127.0.0.1".into(),
             port: 7000,
             bus_port: 17000,
@@ -400,6 +405,7 @@ mod tests {
         assert_eq!(back.kind, Type::Ping);
         assert_eq!(back.header.sender, msg.header.sender);
         assert_eq!(back.header.repl_offset, 99);
+        assert_eq!(back.header.shard_id, "c".repeat(40));
         assert_eq!(*back.header.slots, *msg.header.slots);
         match back.body {
             Body::Gossip(v) => assert_eq!(v, vec![g]),

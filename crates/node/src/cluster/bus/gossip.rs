@@ -26,6 +26,7 @@ pub fn my_header(st: &ClusterState) -> Header {
         repl_offset: me.repl_offset,
         flags: me.flags.0 & WIRE_FLAGS,
         master: me.master_id.clone(),
+        shard_id: me.shard_id.clone(),
         ip: me.ip.clone(),
         port: me.port,
         bus_port: me.bus_port,
@@ -146,6 +147,7 @@ pub fn process(
         return replies;
     };
     update_role(st, s, h);
+    st.update_shard_id(s, &h.shard_id);
     let sender_master = st.node(s).is_master();
     if sender_master && *st.node(s).slots != *h.slots {
         update_slots_with(srv, st, s, h.config_epoch, &h.slots);
