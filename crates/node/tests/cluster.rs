@@ -306,10 +306,12 @@ fn nodes_conf_survives_restart() {
         ok()
     );
     assert_eq!(c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", "7"]), ok());
+    let shard = text(c.cmd(&["CLUSTER", "MYSHARDID"]));
     let saved = std::fs::read_to_string(&conf).unwrap();
+    // Redis 7.2's format: an empty hostname, then the shard-id aux field.
     assert!(
         saved.contains(&format!(
-            "{id} :{port}@{} myself,master - 0 0 7 connected 0-100 200-300",
+            "{id} :{port}@{},,shard-id={shard} myself,master - 0 0 7 connected 0-100 200-300",
             port + 10000
         )),
         "{saved}"
@@ -325,6 +327,7 @@ fn nodes_conf_survives_restart() {
     let node = Server::start_on(Kind::Ours, port, &cluster_args(&conf));
     let mut c = node.conn();
     assert_eq!(myid(&mut c), id);
+    assert_eq!(text(c.cmd(&["CLUSTER", "MYSHARDID"])), shard);
     assert_eq!(text(c.cmd(&["CLUSTER", "NODES"])), nodes_before);
     assert_eq!(info_field(&mut c, "cluster_current_epoch"), "7");
     assert_eq!(info_field(&mut c, "cluster_slots_assigned"), "202");
@@ -338,6 +341,7 @@ fn nodes_conf_survives_restart() {
     // CLUSTER RESET HARD forgets the slots and takes a new id.
     assert_eq!(c.cmd(&["CLUSTER", "RESET", "HARD"]), ok());
     assert_ne!(myid(&mut c), id);
+    assert_ne!(text(c.cmd(&["CLUSTER", "MYSHARDID"])), shard);
     assert_eq!(info_field(&mut c, "cluster_slots_assigned"), "0");
 }
 
