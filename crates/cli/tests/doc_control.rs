@@ -102,3 +102,39 @@ fn edits_survive_a_control_crash() {
         assert_eq!(text_of(&check), written);
     });
 }
+
+/// Anyone may publish on a document channel: a malformed update (one that makes yrs's
+/// decoder overflow) is ignored by the control service and by the sessions, which go on
+/// answering joins, folding and passing edits.
+#[test]
+fn garbage_on_the_channel_wedges_nobody() {
+    let node = Nodes::standalone();
+    let control = Control::start(&[node.addr(0)], "200ms", node.dir.join("control.log"));
+    runtime().block_on(async {
+        let store = Store::connect(&[node.addr(0)]).await.unwrap();
+        let info = store.create(DocKind::Text, "Junk", "t").await.unwrap();
+        followed(&control, &info.id).await;
+        let ann = store.open(&info.id, "ann").await.unwrap();
+        let mut bob = store.open(&info.id, "bob").await.unwrap();
+
+        // Update frame (00 02 len): no structs, a delete set whose range end overflows.
+        let junk = [0, 2, 10, 0, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1];
+        let channel = docs::keys::channel(&info.id);
+        assert!(store.publish(&channel, &junk).await.unwrap() >= 2);
+
+        ann.insert_text(0, "after").await.unwrap();
+        until(&mut bob, "ann's edit after the junk", |s| {
+            text_of(s) == "after"
+        })
+        .await;
+        let mut cy = store.open(&info.id, "cy").await.unwrap();
+        until_event(&mut cy, "a session list from the control service", |e| {
+            session_users(e) == Some(vec!["ann".into(), "bob".into(), "cy".into()])
+        })
+        .await;
+        eventually("the log folded away", || async {
+            log_len(&store, &info.id).await == 0
+        })
+        .await;
+    });
+}

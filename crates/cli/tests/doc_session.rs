@@ -4,7 +4,7 @@
 mod common;
 
 use client::{Event, Store};
-use common::session::{runtime, text_of, until};
+use common::session::{runtime, text_of, until, until_event};
 use common::Nodes;
 use docs::DocKind;
 
@@ -132,5 +132,38 @@ fn a_session_rides_out_a_network_cut() {
         assert!(ann.flush().await);
         let fresh = direct.open(&info.id, "cy").await.unwrap();
         assert_eq!(text_of(&fresh), want);
+    });
+}
+
+/// Deletions made during a cut are stored at the reconnect like insertions. A deletion
+/// leaves yrs's state vector unchanged, so the catch-up cannot tell by state vectors alone
+/// that the cluster lacks it.
+#[test]
+fn deletions_made_offline_reach_the_others() {
+    let node = Nodes::standalone();
+    let proxy = common::proxy::Proxy::start(node.port(0));
+    runtime().block_on(async {
+        let direct = Store::connect(&[node.addr(0)]).await.unwrap();
+        let cut_off = Store::connect(&[format!("127.0.0.1:{}", proxy.port)])
+            .await
+            .unwrap();
+        let info = direct.create(DocKind::Text, "Cut", "net").await.unwrap();
+        let mut ann = cut_off.open(&info.id, "ann").await.unwrap();
+        let mut bob = direct.open(&info.id, "bob").await.unwrap();
+        ann.insert_text(0, "hello world").await.unwrap();
+        until(&mut bob, "ann's text", |s| text_of(s) == "hello world").await;
+
+        proxy.cut();
+        until_event(&mut ann, "ann offline", |e| *e == Event::Offline).await;
+        let d = ann.delete_text(5, 6).await.unwrap();
+        assert_eq!(d, client::Delivery::Queued, "the link is cut");
+        proxy.heal();
+        until_event(&mut ann, "ann back online", |e| *e == Event::Online).await;
+        until(&mut bob, "ann's offline deletion", |s| {
+            text_of(s) == "hello"
+        })
+        .await;
+        let fresh = direct.open(&info.id, "cy").await.unwrap();
+        assert_eq!(text_of(&fresh), "hello");
     });
 }

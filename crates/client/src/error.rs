@@ -24,6 +24,9 @@ pub enum ClientError {
     /// The endpoint list was empty or unusable.
     #[error("no usable cluster endpoint: {0}")]
     Endpoints(String),
+    /// A key changed between a read and a write that depended on it (`WATCH` fired).
+    #[error("{0} changed meanwhile")]
+    Changed(String),
     /// The session was closed, or its background task ended.
     #[error("session closed")]
     Closed,

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use yrs::sync::{AwarenessUpdate, SyncMessage};
 use yrs::updates::decoder::Decode;
-use yrs::StateVector;
+use yrs::{ReadTxn, StateVector, Transact};
 
 use crate::catalog::random_client_id;
 use crate::connection::{Store, Subscription};
@@ -338,17 +338,21 @@ impl Shared {
         Ok(())
     }
 
-    /// Our updates that the stored snapshot + log do not have, or `None`.
+    /// Our updates that the stored snapshot + log do not have, or `None`. Compared by
+    /// applying the diff to a copy of the stored state: a deletion leaves the state vector
+    /// as it is (yrs records it in the delete set only), so equal state vectors do not
+    /// mean nothing is missing.
     fn missing_from(&self, stored: &StoredState) -> Result<Option<Vec<u8>>> {
         let probe = Document::new(self.doc.kind(), random_client_id());
         stored.apply_to(&self.id, probe.replica())?;
-        let theirs = probe.replica().state_vector_v1();
-        if theirs == self.doc.replica().state_vector_v1() {
-            return Ok(None);
-        }
-        let diff = self.doc.replica().diff_v1(&theirs)?;
-        // An update with no structs and no deletions encodes as two zero bytes.
-        Ok((diff.len() > 2).then_some(diff))
+        let diff = self
+            .doc
+            .replica()
+            .diff_v1(&probe.replica().state_vector_v1())?;
+        let before = probe.replica().doc().transact().snapshot();
+        probe.replica().apply_update_v1(&diff)?;
+        let changed = probe.replica().doc().transact().snapshot() != before;
+        Ok(changed.then_some(diff))
     }
 
     /// Runs `apply` and tells the owner when the content changed.

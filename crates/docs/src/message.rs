@@ -74,7 +74,9 @@ impl ChannelMessage {
 
     /// Parses wire bytes. y-sync auth messages and unknown custom tags are errors.
     pub fn decode(bytes: &[u8]) -> Result<Self> {
-        match Message::decode_v1(bytes).map_err(bad)? {
+        let msg = crate::replica::decode_untrusted(bytes, Message::decode_v1)
+            .map_err(|e| DocError::Message(e.to_string()))?;
+        match msg {
             Message::Sync(s) => Ok(ChannelMessage::Sync(s)),
             Message::Awareness(a) => Ok(ChannelMessage::Awareness(a)),
             Message::AwarenessQuery => Ok(ChannelMessage::AwarenessQuery),

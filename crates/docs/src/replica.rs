@@ -22,13 +22,13 @@ pub trait Replica {
 
     /// Applies a remote update in yrs v1 encoding (the y-sync wire format).
     fn apply_update_v1(&self, update: &[u8]) -> Result<()> {
-        let decoded = Update::decode_v1(update).map_err(bad_update)?;
+        let decoded = decode_untrusted(update, Update::decode_v1)?;
         self.inbox().receive(self.doc(), decoded, update.to_vec())
     }
 
     /// Applies a remote update in yrs v2 encoding (the snapshot format).
     fn apply_update_v2(&self, update: &[u8]) -> Result<()> {
-        let decoded = Update::decode_v2(update).map_err(bad_update)?;
+        let decoded = decode_untrusted(update, Update::decode_v2)?;
         let v1 = decoded.encode_v1();
         self.inbox().receive(self.doc(), decoded, v1)
     }
@@ -48,7 +48,7 @@ pub trait Replica {
 
     /// Everything this replica has that a peer with state vector `remote_sv` (v1) lacks.
     fn diff_v1(&self, remote_sv: &[u8]) -> Result<Vec<u8>> {
-        let sv = StateVector::decode_v1(remote_sv).map_err(bad_update)?;
+        let sv = decode_untrusted(remote_sv, StateVector::decode_v1)?;
         Ok(self.doc().transact().encode_state_as_update_v1(&sv))
     }
 
@@ -132,6 +132,21 @@ fn apply(doc: &Doc, update: Update) -> Result<()> {
     doc.transact_mut().apply_update(update).map_err(bad_update)
 }
 
+/// Decodes bytes that anyone may have published. yrs 0.28 panics on some malformed input
+/// (a delete-set range whose end overflows `u32`, `id_set.rs`; the workspace turns
+/// overflow checks on for yrs in release builds too, so the panic is the same there): a
+/// panic is caught here and becomes an error, instead of ending a session's or the control
+/// service's loop. Decoding only reads `bytes`, so nothing is left half-changed.
+pub fn decode_untrusted<T, E: std::fmt::Display>(
+    bytes: &[u8],
+    decode: impl FnOnce(&[u8]) -> std::result::Result<T, E>,
+) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| decode(bytes))) {
+        Ok(decoded) => decoded.map_err(bad_update),
+        Err(_) => Err(DocError::Update("malformed update".into())),
+    }
+}
+
 fn bad_update(e: impl std::fmt::Display) -> DocError {
     DocError::Update(e.to_string())
 }
@@ -176,6 +191,16 @@ mod tests {
             assert_eq!(doc.content(), want, "{order:?}");
             assert!(!doc.is_waiting() && doc.inbox().is_empty(), "{order:?}");
         }
+    }
+
+    #[test]
+    fn malformed_updates_are_errors_not_panics() {
+        // No structs; a delete set of client 1 with one range: clock u32::MAX, length 1.
+        let overflow = [0, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1];
+        let doc = TextDoc::with_client_id(9);
+        assert!(doc.apply_update_v1(&overflow).is_err());
+        doc.insert(0, "still fine").unwrap();
+        assert_eq!(doc.content(), "still fine");
     }
 
     #[test]
