@@ -59,6 +59,14 @@ def wait(what, ok, timeout=60):
         time.sleep(0.05)
 
 
+def wait_replicas_synced(name, ports):
+    """Until every replica among `ports` has its link to its master up."""
+    def synced(port):
+        info = cli(port, "info", "replication", timeout=2)
+        return "role:master" in info or "master_link_status:up" in info
+    wait(f"{name}: replicas synced", lambda: all(synced(p) for p in ports))
+
+
 class Cluster:
     """masters x (1 + replicas) nodes of `binary` on consecutive ports, formed and ok."""
 
@@ -105,10 +113,7 @@ class Cluster:
     def wait_synced(self):
         """Until every replica's link to its master is up: a replica that never synced
         refuses to fail over (its data counts as too old)."""
-        def synced(port):
-            info = cli(port, "info", "replication", timeout=2)
-            return "role:master" in info or "master_link_status:up" in info
-        wait(f"{self.name}: replicas synced", lambda: all(synced(p) for p in self.ports))
+        wait_replicas_synced(self.name, self.ports)
 
     def wait_roles_agree(self):
         """Until every node has the same view of who replicates whom (gossip about a
