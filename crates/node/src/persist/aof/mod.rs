@@ -129,10 +129,8 @@ pub struct Aof {
     /// Write passes of [`writer_task`]; `written_progress` wakes clients after each.
     write_passes: Cell<u64>,
     written_progress: Notify,
-    /// fsyncs started by [`writer_task`]; the one in flight (if any) covers
-    /// `in_flight_target`.
+    /// fsyncs started by [`writer_task`].
     fsyncs_started: Cell<u64>,
-    in_flight_target: Cell<Option<u64>>,
     /// Clients waiting for fsync number n wait on `fsync_progress[n % 2]`: a finished
     /// fsync wakes only the clients it covers, not those waiting for the next one.
     fsync_progress: [Notify; 2],
