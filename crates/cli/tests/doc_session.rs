@@ -5,7 +5,8 @@ mod common;
 
 use client::{Event, Store};
 use common::session::{
-    next_message, orphans, publish_joins, publish_updates, runtime, text_of, until, until_event,
+    eventually, next_message, orphans, publish_joins, publish_updates, runtime, text_of, until,
+    until_event,
 };
 use common::Nodes;
 use docs::DocKind;
@@ -171,8 +172,8 @@ fn deletions_made_offline_reach_the_others() {
 }
 
 /// Anyone may publish on a document channel. Updates that can never integrate (their
-/// dependency does not exist) are held only up to a bound; past it the session re-reads
-/// the stored state and drops them, and edits keep flowing.
+/// dependency does not exist) are held only up to a bound; past it, or once one has waited
+/// too long, the session re-reads the stored state and drops them, and edits keep flowing.
 #[test]
 fn forged_updates_are_bounded_and_dropped_by_a_resync() {
     let node = Nodes::standalone();
@@ -210,6 +211,13 @@ fn forged_updates_are_bounded_and_dropped_by_a_resync() {
         let fresh = store.open(&info.id, "cy").await.unwrap();
         assert_eq!(text_of(&fresh), want);
         assert!(!fresh.document().replica().is_waiting());
+        // Waiting longer than the inbox allows (MAX_WAIT) also makes the session resync.
+        eventually("ann drops the lone forged update", || async {
+            let r = ann.document().replica();
+            r.inbox().is_empty() && !r.is_waiting()
+        })
+        .await;
+        assert_eq!(text_of(&ann), want);
     });
 }
 
