@@ -4,7 +4,10 @@
 mod common;
 
 use client::Store;
-use common::session::{eventually, log_len, runtime, session_users, text_of, until, until_event};
+use common::session::{
+    eventually, log_len, next_message, orphans, publish_joins, publish_updates, runtime,
+    session_users, text_of, until, until_event,
+};
 use common::{Control, Nodes};
 use docs::DocKind;
 
@@ -136,5 +139,65 @@ fn garbage_on_the_channel_wedges_nobody() {
             log_len(&store, &info.id).await == 0
         })
         .await;
+    });
+}
+
+/// Forged updates that can never integrate: the control service's copy of the document
+/// does not keep them (it is dropped and reloaded from the store once they pile up), and
+/// it goes on answering joins with the real content.
+#[test]
+fn forged_updates_make_the_control_reload_its_copy() {
+    let node = Nodes::standalone();
+    let control = Control::start(&[node.addr(0)], "200ms", node.dir.join("control.log"));
+    runtime().block_on(async {
+        let store = Store::connect(&[node.addr(0)]).await.unwrap();
+        let info = store.create(DocKind::Text, "Forged", "t").await.unwrap();
+        followed(&control, &info.id).await;
+        let ann = store.open(&info.id, "ann").await.unwrap();
+        ann.insert_text(0, "real").await.unwrap();
+        // ann's join made the service load its copy; the forged updates pile up in it.
+        publish_updates(&store, &info.id, &orphans(docs::inbox::MAX_HELD + 1)).await;
+        eventually("the control dropped its copy", || async {
+            control
+                .log_text()
+                .contains("copy dropped, reloading from the store")
+        })
+        .await;
+        let mut bob = store.open(&info.id, "bob").await.unwrap();
+        until(&mut bob, "the real text", |s| text_of(s) == "real").await;
+        assert!(!bob.document().replica().is_waiting());
+        until_event(&mut bob, "a session list", |e| {
+            session_users(e) == Some(vec!["ann".into(), "bob".into()])
+        })
+        .await;
+    });
+}
+
+/// A burst of joins (anyone may publish them, with made-up client ids) gets a few session
+/// lists, the last one complete, not one list per join (each as long as the joins so far).
+#[test]
+fn a_join_flood_gets_few_session_lists() {
+    let node = Nodes::standalone();
+    let control = Control::start(&[node.addr(0)], "200ms", node.dir.join("control.log"));
+    runtime().block_on(async {
+        let store = Store::connect(&[node.addr(0)]).await.unwrap();
+        let info = store.create(DocKind::Text, "Flood", "t").await.unwrap();
+        followed(&control, &info.id).await;
+        let mut sub = store
+            .subscribe(&docs::keys::channel(&info.id))
+            .await
+            .unwrap();
+        publish_joins(&store, &info.id, 100).await;
+        let mut lists = 0;
+        loop {
+            use docs::message::{ChannelMessage, Custom};
+            if let ChannelMessage::Custom(Custom::Sessions(list)) = next_message(&mut sub).await {
+                lists += 1;
+                if list.len() == 100 {
+                    break;
+                }
+            }
+        }
+        assert!(lists <= 4, "{lists} session lists for 100 joins");
     });
 }

@@ -15,17 +15,28 @@ use docs::{Axis, DocKind};
 const EDITORS: usize = 20;
 const EDITS_EACH: usize = 25;
 
-/// Random text edits: inserts at random places, sometimes a deletion.
+/// Random text edits: inserts at random places, sometimes a deletion. The position is
+/// picked from the length read just before, and the others' deletions may shorten the
+/// text in between (the session applies them as they arrive): then it is picked again.
 async fn edit_text(s: &Session, seed: u64) {
     let mut rng = fastrand::Rng::with_seed(seed);
     for i in 0..EDITS_EACH {
-        let len = text_of(s).chars().count();
-        if len > 4 && rng.u8(..4) == 0 {
-            let at = rng.usize(..len - 2);
-            s.delete_text(at, 2).await.unwrap();
-        } else {
-            let word = format!("{}{i} ", char::from(b'a' + (seed % 26) as u8));
-            s.insert_text(rng.usize(..=len), &word).await.unwrap();
+        loop {
+            let len = text_of(s).chars().count();
+            let done = if len > 4 && rng.u8(..4) == 0 {
+                let at = rng.usize(..len - 2);
+                s.delete_text(at, 2).await
+            } else {
+                let word = format!("{}{i} ", char::from(b'a' + (seed % 26) as u8));
+                s.insert_text(rng.usize(..=len), &word).await
+            };
+            match done {
+                Err(client::ClientError::Doc(docs::DocError::OutOfRange { .. })) => continue,
+                done => {
+                    done.unwrap();
+                    break;
+                }
+            }
         }
     }
 }

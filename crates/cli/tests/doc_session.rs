@@ -4,7 +4,10 @@
 mod common;
 
 use client::{Event, Store};
-use common::session::{runtime, text_of, until, until_event};
+use common::session::{
+    eventually, next_message, orphans, publish_joins, publish_updates, runtime, text_of, until,
+    until_event,
+};
 use common::Nodes;
 use docs::DocKind;
 
@@ -165,5 +168,131 @@ fn deletions_made_offline_reach_the_others() {
         .await;
         let fresh = direct.open(&info.id, "cy").await.unwrap();
         assert_eq!(text_of(&fresh), "hello");
+    });
+}
+
+/// Anyone may publish on a document channel. Updates that can never integrate (their
+/// dependency does not exist) are held only up to a bound; past it, or once one has waited
+/// too long, the session re-reads the stored state and drops them, and edits keep flowing.
+#[test]
+fn forged_updates_are_bounded_and_dropped_by_a_resync() {
+    let node = Nodes::standalone();
+    runtime().block_on(async {
+        let store = Store::connect(&[node.addr(0)]).await.unwrap();
+        let info = store.create(DocKind::Text, "Forged", "t").await.unwrap();
+        let mut ann = store.open(&info.id, "ann").await.unwrap();
+        let bob = store.open(&info.id, "bob").await.unwrap();
+        bob.insert_text(0, "before").await.unwrap();
+        until(&mut ann, "bob's first edit", |s| text_of(s) == "before").await;
+
+        let forged = orphans(docs::inbox::MAX_HELD + 1);
+        publish_updates(&store, &info.id, &forged).await;
+        // Published after the forged updates on the same channel, so ann has handled them
+        // all by the time she has this edit.
+        bob.insert_text(6, " after").await.unwrap();
+        until(&mut ann, "bob's edit after the forged ones", |s| {
+            text_of(s) == "before after"
+        })
+        .await;
+        let replica = ann.document().replica();
+        assert_eq!(replica.inbox().len(), 0, "nothing is held after the resync");
+        assert!(!replica.is_waiting(), "the forged updates are gone");
+        assert!(!replica.inbox().stalled());
+
+        // Only what really waits is held: one forged update costs one entry, not one per
+        // edit that follows it.
+        publish_updates(&store, &info.id, &orphans(1)).await;
+        for i in 0..20 {
+            bob.insert_text(i, "x").await.unwrap();
+        }
+        let want = format!("{}before after", "x".repeat(20));
+        until(&mut ann, "bob's 20 edits", |s| text_of(s) == want).await;
+        assert_eq!(ann.document().replica().inbox().len(), 1);
+        let fresh = store.open(&info.id, "cy").await.unwrap();
+        assert_eq!(text_of(&fresh), want);
+        assert!(!fresh.document().replica().is_waiting());
+        // Waiting longer than the inbox allows (MAX_WAIT) also makes the session resync.
+        eventually("ann drops the lone forged update", || async {
+            let r = ann.document().replica();
+            r.inbox().is_empty() && !r.is_waiting()
+        })
+        .await;
+        assert_eq!(text_of(&ann), want);
+    });
+}
+
+/// `close` says whether every edit is stored: an edit queued during a cut and stored by
+/// the reconnect's catch-up counts as stored; one still queued when the link is down
+/// does not.
+#[test]
+fn close_tells_whether_queued_edits_were_stored() {
+    let node = Nodes::standalone();
+    let proxy = common::proxy::Proxy::start(node.port(0));
+    runtime().block_on(async {
+        let direct = Store::connect(&[node.addr(0)]).await.unwrap();
+        let cut_off = Store::connect(&[format!("127.0.0.1:{}", proxy.port)])
+            .await
+            .unwrap();
+        let info = direct.create(DocKind::Text, "Close", "net").await.unwrap();
+        let mut ann = cut_off.open(&info.id, "ann").await.unwrap();
+        proxy.cut();
+        until_event(&mut ann, "ann offline", |e| *e == Event::Offline).await;
+        let d = ann.insert_text(0, "kept").await.unwrap();
+        assert_eq!(d, client::Delivery::Queued);
+        proxy.heal();
+        until_event(&mut ann, "ann back online", |e| *e == Event::Online).await;
+        assert!(ann.close().await, "the catch-up stored the queued edit");
+        let check = direct.open(&info.id, "check").await.unwrap();
+        assert_eq!(text_of(&check), "kept");
+
+        let mut dan = cut_off.open(&info.id, "dan").await.unwrap();
+        proxy.cut();
+        until_event(&mut dan, "dan offline", |e| *e == Event::Offline).await;
+        let d = dan.insert_text(0, "lost ").await.unwrap();
+        assert_eq!(d, client::Delivery::Queued);
+        assert!(!dan.close().await, "the link is still cut");
+    });
+}
+
+/// A burst of joins (anyone may publish them, with made-up client ids) gets a few presence
+/// answers from each session, not one per join.
+#[test]
+fn a_join_flood_gets_few_presence_answers() {
+    let node = Nodes::standalone();
+    runtime().block_on(async {
+        let store = Store::connect(&[node.addr(0)]).await.unwrap();
+        let info = store.create(DocKind::Text, "Flood", "t").await.unwrap();
+        let mut ann = store.open(&info.id, "ann").await.unwrap();
+        let bob = store.open(&info.id, "bob").await.unwrap();
+        let watcher = Store::connect(&[node.addr(0)]).await.unwrap();
+        let mut sub = watcher
+            .subscribe(&docs::keys::channel(&info.id))
+            .await
+            .unwrap();
+
+        publish_joins(&store, &info.id, 100).await;
+        // bob's edit is published after the joins: when ann has it, she has handled them.
+        bob.insert_text(0, "x").await.unwrap();
+        until(&mut ann, "bob's edit after the joins", |s| {
+            text_of(s) == "x"
+        })
+        .await;
+        ann.set_cursor(Some(7), None).await.unwrap();
+
+        let me = docs::replica::client_id(ann.client_id());
+        let mut answers = 0;
+        loop {
+            let docs::message::ChannelMessage::Awareness(u) = next_message(&mut sub).await else {
+                continue;
+            };
+            let Some(entry) = u.clients.get(&me) else {
+                continue;
+            };
+            if entry.json.contains("\"cursor\":7") {
+                break;
+            }
+            answers += 1;
+        }
+        assert!(answers <= 4, "{answers} presence messages for 100 joins");
     });
 }

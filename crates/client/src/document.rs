@@ -2,7 +2,7 @@
 //! the keyspace (`doc:{ID}:meta`, `:snapshot`, `:log` in one pipelined round trip).
 
 use docs::message::ChannelMessage;
-use docs::replica::Replica;
+use docs::replica::{Logged, Replica};
 use docs::{keys, DocKind, DocMeta, SheetDoc, TextDoc};
 use redis::Value;
 use yrs::sync::SyncMessage;
@@ -82,14 +82,23 @@ pub struct StoredState {
 
 impl StoredState {
     /// Applies snapshot and log to `doc` (idempotent: safe on a document that has some).
+    /// A log entry nobody can apply (anyone may `XADD`) is skipped with a warning; the
+    /// control service's fold drops it. What still waits afterwards is the store's own:
+    /// re-reading cannot complete it, so it does not make the document look stalled.
     pub fn apply_to(&self, id: &str, doc: &dyn Replica) -> Result<()> {
         if let Some(snap) = &self.snapshot {
             doc.apply_update_v2(snap)
                 .map_err(|e| bad(&keys::snapshot(id), e))?;
         }
         let updates: Vec<&[u8]> = self.log.iter().map(|(_, u)| u.as_slice()).collect();
-        doc.apply_updates_v1(&updates)
-            .map_err(|e| bad(&keys::log(id), e))
+        let outcome = doc.apply_log_v1(&updates);
+        for ((entry, _), o) in self.log.iter().zip(outcome) {
+            if o == Logged::Malformed {
+                tracing::warn!(id, entry = %entry, "skipped a malformed log entry");
+            }
+        }
+        doc.inbox().settle();
+        Ok(())
     }
 }
 

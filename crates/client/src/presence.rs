@@ -15,6 +15,11 @@ pub const PEER_TIMEOUT: Duration = Duration::from_secs(30);
 /// How often a session repeats its own presence, so peers don't time it out.
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
+/// Answers to joins and awareness queries (a session's presence, the control service's
+/// session list) go out at most once per this long: a burst of joins gets one answer per
+/// period from each, not one per join (which made traffic grow with joins × sessions).
+pub const ANSWER_EVERY: Duration = Duration::from_secs(1);
+
 const PALETTE: [&str; 8] = [
     "#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324",
 ];
@@ -207,6 +212,49 @@ impl Peers {
     }
 }
 
+/// Coalesces requests to publish something: the first goes out at once; those within
+/// `every` of the last send become one send when the period is over ([`Throttle::poll`]).
+#[derive(Debug)]
+pub struct Throttle {
+    every: Duration,
+    last: Option<Instant>,
+    pending: bool,
+}
+
+impl Throttle {
+    pub fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last: None,
+            pending: false,
+        }
+    }
+
+    /// A request; true when it is to be sent now (else a later `poll` says when).
+    pub fn request(&mut self) -> bool {
+        if self.last.is_some_and(|t| t.elapsed() < self.every) {
+            self.pending = true;
+            return false;
+        }
+        self.sent();
+        true
+    }
+
+    /// True when a deferred request is due now; called periodically by the owner.
+    pub fn poll(&mut self) -> bool {
+        if self.pending && self.last.is_none_or(|t| t.elapsed() >= self.every) {
+            self.sent();
+            return true;
+        }
+        false
+    }
+
+    fn sent(&mut self) {
+        self.last = Some(Instant::now());
+        self.pending = false;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -238,6 +286,17 @@ mod tests {
         assert!(!peers.expire(Duration::from_secs(60)));
         assert!(peers.expire(Duration::ZERO));
         assert!(peers.list().is_empty());
+    }
+
+    #[test]
+    fn a_burst_of_requests_becomes_one_send_now_and_one_later() {
+        let mut t = Throttle::new(Duration::from_secs(3600));
+        assert!(t.request());
+        assert!(!t.poll(), "nothing deferred yet");
+        assert!((0..100).all(|_| !t.request()));
+        assert!(!t.poll(), "the period is not over");
+        let mut t = Throttle::new(Duration::ZERO);
+        assert!(t.request() && t.request());
     }
 
     #[test]

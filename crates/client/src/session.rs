@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use docs::message::{ChannelMessage, Custom, Session as SessionInfo};
 use docs::replica::Replica;
@@ -18,11 +18,17 @@ use crate::catalog::random_client_id;
 use crate::connection::{Store, Subscription};
 use crate::document::{self, Document, StoredState};
 use crate::error::Result;
-use crate::presence::{LocalPresence, Peer, Peers, Presence, HEARTBEAT, PEER_TIMEOUT};
+use crate::presence::{
+    LocalPresence, Peer, Peers, Presence, Throttle, ANSWER_EVERY, HEARTBEAT, PEER_TIMEOUT,
+};
 use crate::router::Link;
 
 /// How often a session with unsent edits, or without its subscription, tries again.
 const RETRY: Duration = Duration::from_millis(250);
+/// At most one resync (a re-read of the stored state because remote updates wait too
+/// long or too many, see [`docs::Inbox::stalled`]) per this long: a flood of forged updates
+/// costs each session one read of the document per period, not one per message.
+const RESYNC_EVERY: Duration = Duration::from_secs(10);
 
 /// What a session tells its owner.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +84,10 @@ struct Shared {
     /// Edits not yet acknowledged; the lock also orders sends.
     outbox: tokio::sync::Mutex<Outbox>,
     online: AtomicBool,
+    /// When the last resync happened.
+    resynced: Mutex<Option<Instant>>,
+    /// Presence sent in answer to joins and awareness queries.
+    answers: Mutex<Throttle>,
     events: mpsc::UnboundedSender<Event>,
 }
 
@@ -102,6 +112,8 @@ impl Store {
             peers: Mutex::new(Peers::default()),
             outbox: tokio::sync::Mutex::new(Outbox::default()),
             online: AtomicBool::new(true),
+            resynced: Mutex::new(None),
+            answers: Mutex::new(Throttle::new(ANSWER_EVERY)),
             events: events_tx,
         });
         shared.announce().await;
@@ -214,13 +226,15 @@ impl Session {
     }
 
     /// Leaves: sends unsent edits (if the link allows), tells the others this session is
-    /// gone, and stops listening.
-    pub async fn close(self) {
-        self.flush().await;
+    /// gone, and stops listening. True when every edit is stored (so an edit that was
+    /// `Queued` and went out here, or with a reconnect's catch-up, is safe).
+    pub async fn close(self) -> bool {
+        let stored = self.flush().await;
         let bye = lock(&self.shared.local).set(None);
         if let Err(e) = self.shared.publish(ChannelMessage::Awareness(bye)).await {
             tracing::debug!(id = %self.shared.id, "goodbye not sent: {e}");
         }
+        stored
     }
 }
 
@@ -319,8 +333,7 @@ impl Shared {
     /// After a loss: re-read the stored state (what we missed), store what the cluster
     /// lacks of ours (an acknowledged write lost in a failover, say), say hello again.
     async fn catch_up(&self) -> Result<()> {
-        let stored = document::read_state(&self.store, &self.id).await?;
-        self.apply_remote(|| stored.apply_to(&self.id, self.doc.replica()));
+        let stored = self.reread().await?;
         {
             // What the store lacks of ours covers everything queued, too.
             let mut outbox = self.outbox.lock().await;
@@ -336,6 +349,38 @@ impl Shared {
             self.emit(Event::Online);
         }
         Ok(())
+    }
+
+    /// Reads the stored state and makes it the base of what waits: updates received before
+    /// the read that still wait are dropped, then the snapshot + log are applied. Every
+    /// legitimate update is in the store by the time anyone can receive it (its writer
+    /// appends to the log before publishing, in one pipeline to one node), so what is
+    /// dropped and not given back by the store could never have integrated.
+    async fn reread(&self) -> Result<StoredState> {
+        let stored = document::read_state(&self.store, &self.id).await?;
+        *lock(&self.resynced) = Some(Instant::now());
+        self.apply_remote(|| {
+            self.doc.replica().forget_waiting();
+            stored.apply_to(&self.id, self.doc.replica())
+        });
+        Ok(stored)
+    }
+
+    /// Resyncs when remote updates wait too long or too many (a forged update whose
+    /// dependency never comes, say), at most once per [`RESYNC_EVERY`].
+    async fn resync_if_stalled(&self) {
+        if !self.online.load(Ordering::SeqCst) || !self.doc.replica().inbox().stalled() {
+            return;
+        }
+        if lock(&self.resynced).is_some_and(|t| t.elapsed() < RESYNC_EVERY) {
+            return;
+        }
+        let held = self.doc.replica().inbox().len();
+        tracing::warn!(id = %self.id, held, "remote updates wait for a dependency; resyncing");
+        if let Err(e) = self.reread().await {
+            tracing::debug!(id = %self.id, "resync failed: {e}");
+            self.go_offline();
+        }
     }
 
     /// Our updates that the stored snapshot + log do not have, or `None`. Compared by
@@ -378,12 +423,13 @@ impl Shared {
         match msg {
             ChannelMessage::Sync(SyncMessage::Update(u) | SyncMessage::SyncStep2(u)) => {
                 self.apply_remote(|| Ok(self.doc.replica().apply_update_v1(&u)?));
+                self.resync_if_stalled().await;
             }
             ChannelMessage::Sync(SyncMessage::SyncStep1(_)) => {} // the control service answers
             ChannelMessage::Awareness(update) => self.on_awareness(&update),
-            ChannelMessage::AwarenessQuery => self.send_presence().await,
+            ChannelMessage::AwarenessQuery => self.answer_presence().await,
             ChannelMessage::Custom(Custom::Join(s)) if s.client != self.client => {
-                self.send_presence().await
+                self.answer_presence().await
             }
             ChannelMessage::Custom(Custom::Join(_)) => {}
             ChannelMessage::Custom(Custom::Sessions(list)) => self.emit(Event::Sessions(list)),
@@ -413,6 +459,14 @@ impl Shared {
         }
     }
 
+    /// Our presence for someone who asked (a join, a query), at most once per
+    /// [`ANSWER_EVERY`]: later asks in the period get one answer at its end (`on_tick`).
+    async fn answer_presence(&self) {
+        if lock(&self.answers).request() {
+            self.send_presence().await;
+        }
+    }
+
     async fn send_presence(&self) {
         let update = lock(&self.local).update();
         let _ = self.publish(ChannelMessage::Awareness(update)).await;
@@ -427,6 +481,10 @@ impl Shared {
                 }
             }
             return;
+        }
+        self.resync_if_stalled().await;
+        if lock(&self.answers).poll() {
+            self.send_presence().await;
         }
         let mut outbox = self.outbox.lock().await;
         if !outbox.updates.is_empty() {

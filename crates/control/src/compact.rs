@@ -3,12 +3,19 @@
 
 use client::document::{parse_log, Document};
 use client::Store;
+use docs::replica::Logged;
 use docs::{keys, DocKind};
 use redis::Value;
 
 /// At most this many log entries are folded per document per round, so one huge log
 /// cannot stall the service; the rest is folded in the following rounds.
 pub const MAX_FOLD: usize = 50_000;
+
+/// A log entry that still waits for a dependency after every entry read was applied is
+/// dropped from the fold once it is this much older than the newest entry read (see
+/// docs/DOCUMENTS.md, "The control service", for why no legitimate edit is dropped).
+/// Younger, the fold stops before it and looks again after the next write.
+pub const WAIT_AGE_MS: u64 = 60_000;
 
 /// What one fold did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +31,8 @@ pub struct Folded {
 }
 
 /// Folds up to [`MAX_FOLD`] log entries of document `id` into its snapshot. `None` when
-/// the log is empty or the document was deleted meanwhile.
+/// the log is empty, starts with an entry that waits for a dependency (see [`Plan`]), or
+/// the document was deleted meanwhile.
 ///
 /// Entries appended after our read have larger ids, so `XTRIM MINID` past the last folded
 /// id keeps them; `SET … XX` never resurrects a deleted document. The snapshot is
@@ -61,27 +69,37 @@ async fn fold_with(
             return Err(e);
         }
     };
-    let Some((last_id, _)) = log.last() else {
-        unwatch(store, id).await;
-        return Ok(None);
-    };
-    let doc = Document::new(kind, client::catalog::random_client_id());
-    let state = client::document::StoredState {
-        snapshot,
-        log: log.clone(),
-    };
-    if let Err(e) = state.apply_to(id, doc.replica()) {
-        unwatch(store, id).await;
-        return Err(e);
-    }
-    if doc.replica().is_waiting() {
-        // Some update's dependency is in neither snapshot nor log: folding now would bury
-        // the waiting update in the snapshot's pending part. Keep the log as it is.
-        tracing::warn!(id, "log has updates with missing dependencies; not folded");
+    if log.is_empty() {
         unwatch(store, id).await;
         return Ok(None);
     }
-    let new_snapshot = doc.replica().snapshot_v2();
+    let plan = match Plan::make(id, kind, snapshot.as_deref(), &log) {
+        Ok(p) => p,
+        Err(e) => {
+            unwatch(store, id).await;
+            return Err(e);
+        }
+    };
+    if plan.cut == 0 {
+        tracing::info!(id, entry = %log[0].0, "log starts with an update waiting for a dependency; not folded yet");
+        unwatch(store, id).await;
+        return Ok(None);
+    }
+    for (i, status) in plan.status.iter().enumerate() {
+        match status {
+            Logged::Applied => {}
+            Logged::Waiting => tracing::warn!(
+                id,
+                entry = %log[i].0,
+                "dropped a log entry whose dependency never came"
+            ),
+            Logged::Malformed => {
+                tracing::warn!(id, entry = %log[i].0, "dropped a malformed log entry")
+            }
+        }
+    }
+    let last_id = &log[plan.cut - 1].0;
+    let new_snapshot = plan.doc.replica().snapshot_v2();
     let mut write = redis::pipe();
     write.atomic();
     write
@@ -102,20 +120,84 @@ async fn fold_with(
     if set.is_none() {
         return Ok(None);
     }
-    if trimmed != log.len() {
+    if trimmed != plan.cut {
         tracing::warn!(
             id,
-            folded = log.len(),
+            folded = plan.cut,
             trimmed,
             "trim removed a different count"
         );
     }
     Ok(Some(Folded {
-        entries: log.len(),
+        entries: plan.cut,
         snapshot_bytes: new_snapshot.len(),
         last_ms: id_ms(last_id),
         more: log.len() == MAX_FOLD,
     }))
+}
+
+/// What a fold writes: the snapshot with the first `cut` log entries applied (those of
+/// them that cannot be applied left out), found as follows. Every entry is applied (in
+/// log order, to the snapshot); one that still waits then has a dependency in neither
+/// snapshot nor log. The fold stops before the first such entry younger than
+/// [`WAIT_AGE_MS`] (its dependency may still be on its way), and before any entry that
+/// integrates with the whole log but not with the part folded (so none is dropped for
+/// lack of what comes after the cut). What is left out below the cut is old and waits
+/// with the whole log applied, or is malformed.
+struct Plan {
+    doc: Document,
+    cut: usize,
+    /// What became of each of the first `cut` entries.
+    status: Vec<Logged>,
+}
+
+impl Plan {
+    fn make(
+        id: &str,
+        kind: DocKind,
+        snapshot: Option<&[u8]>,
+        log: &[(String, Vec<u8>)],
+    ) -> client::Result<Plan> {
+        let newest = log.last().map_or(0, |(e, _)| id_ms(e));
+        let young = |i: usize| id_ms(&log[i].0).saturating_add(WAIT_AGE_MS) > newest;
+        let (full_doc, full) = apply(id, kind, snapshot, log)?;
+        let mut cut = (0..log.len())
+            .find(|&i| full[i] == Logged::Waiting && young(i))
+            .unwrap_or(log.len());
+        let (mut doc, mut status) = if cut == log.len() {
+            (full_doc, full.clone())
+        } else {
+            apply(id, kind, snapshot, &log[..cut])?
+        };
+        while let Some(i) =
+            (0..cut).find(|&i| status[i] == Logged::Waiting && full[i] != Logged::Waiting)
+        {
+            cut = i;
+            (doc, status) = apply(id, kind, snapshot, &log[..cut])?;
+        }
+        Ok(Plan { doc, cut, status })
+    }
+}
+
+/// A fresh document with `snapshot` and `log` applied, and what became of each entry.
+fn apply(
+    id: &str,
+    kind: DocKind,
+    snapshot: Option<&[u8]>,
+    log: &[(String, Vec<u8>)],
+) -> client::Result<(Document, Vec<Logged>)> {
+    let doc = Document::new(kind, client::catalog::random_client_id());
+    if let Some(snap) = snapshot {
+        doc.replica()
+            .apply_update_v2(snap)
+            .map_err(|e| client::ClientError::BadData {
+                key: keys::snapshot(id),
+                why: e.to_string(),
+            })?;
+    }
+    let updates: Vec<&[u8]> = log.iter().map(|(_, u)| u.as_slice()).collect();
+    let status = doc.replica().apply_log_v1(&updates);
+    Ok((doc, status))
 }
 
 /// Drops the fold's `WATCH` when it ends without writing (a left-over watch would abort
@@ -252,6 +334,120 @@ mod tests {
             let f = fold(&stale, id, DocKind::Text).await.unwrap().unwrap();
             assert_eq!(f.entries, 1);
         });
+    }
+
+    /// Appends `update` to the log under an explicit stream id.
+    async fn xadd_at(store: &Store, id: &str, entry: &str, update: &[u8]) {
+        let mut cmd = redis::cmd("XADD");
+        cmd.arg(keys::log(id))
+            .arg(entry)
+            .arg(keys::LOG_FIELD)
+            .arg(update);
+        store.query::<String>(&cmd).await.unwrap();
+    }
+
+    async fn log_len(store: &Store, id: &str) -> usize {
+        store
+            .query(redis::cmd("XLEN").arg(keys::log(id)))
+            .await
+            .unwrap()
+    }
+
+    /// An update of a writer whose earlier edits nobody has: it waits forever.
+    fn orphan() -> Vec<u8> {
+        let w = docs::TextDoc::with_client_id(77);
+        w.insert(0, "lost").unwrap();
+        w.insert(0, "o").unwrap()
+    }
+
+    /// Anyone may XADD to a log: an entry that can never be applied (a missing dependency,
+    /// or bytes that do not decode) is dropped from the fold once it is old, instead of
+    /// stopping folding for the document for good.
+    #[test]
+    fn entries_that_can_never_apply_do_not_stop_folding() {
+        let node = Node::start();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = node.store().await;
+            let id = store.create(DocKind::Text, "Bogus", "t").await.unwrap().id;
+            let id = id.as_str();
+            xadd_at(&store, id, "1000-0", &orphan()).await;
+            xadd_at(
+                &store,
+                id,
+                "1001-0",
+                &[0, 1, 1, 1, 0xff, 0xff, 0xff, 0xff, 0x0f, 1],
+            )
+            .await;
+            let writer = docs::TextDoc::with_client_id(7);
+            for c in ["a", "b", "c"] {
+                let u = writer.insert(writer.len_chars(), c).unwrap();
+                store.append_update(id, &u).await.unwrap();
+            }
+            let f = fold(&store, id, DocKind::Text).await.unwrap().unwrap();
+            assert_eq!(f.entries, 5);
+            assert_eq!(log_len(&store, id).await, 0);
+            let loaded = client::document::load(&store, id, 1).await.unwrap();
+            assert_eq!(loaded.doc.text(id).unwrap().content(), "abc");
+            assert!(!loaded.doc.replica().is_waiting());
+        });
+    }
+
+    /// A young entry that waits may have its dependency on the way: the fold stops before
+    /// it (folding what comes before) until later entries make it old.
+    #[test]
+    fn a_young_waiting_entry_is_kept_until_it_is_old() {
+        let node = Node::start();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = node.store().await;
+            let id = store.create(DocKind::Text, "Young", "t").await.unwrap().id;
+            let id = id.as_str();
+            let writer = docs::TextDoc::with_client_id(7);
+            let a = writer.insert(0, "a").unwrap();
+            store.append_update(id, &a).await.unwrap();
+            xadd_at(&store, id, "*", &orphan()).await;
+            let b = writer.insert(1, "b").unwrap();
+            store.append_update(id, &b).await.unwrap();
+            let f = fold(&store, id, DocKind::Text).await.unwrap().unwrap();
+            assert_eq!(f.entries, 1, "folded up to the waiting entry");
+            assert_eq!(log_len(&store, id).await, 2);
+            assert!(fold(&store, id, DocKind::Text).await.unwrap().is_none());
+
+            // An entry written more than WAIT_AGE_MS later makes the waiting one old.
+            let later = format!("{}-0", f.last_ms + WAIT_AGE_MS + 10_000);
+            let c = writer.insert(2, "c").unwrap();
+            xadd_at(&store, id, &later, &c).await;
+            let f = fold(&store, id, DocKind::Text).await.unwrap().unwrap();
+            assert_eq!(f.entries, 3);
+            assert_eq!(log_len(&store, id).await, 0);
+            let loaded = client::document::load(&store, id, 1).await.unwrap();
+            assert_eq!(loaded.doc.text(id).unwrap().content(), "abc");
+        });
+    }
+
+    /// An entry that integrates only with something after the cut is not dropped: the cut
+    /// moves before it.
+    #[test]
+    fn the_cut_never_drops_an_entry_the_rest_of_the_log_completes() {
+        let w = docs::TextDoc::with_client_id(7);
+        let u1 = w.insert(0, "a").unwrap();
+        let u2 = w.insert(1, "b").unwrap();
+        let now = 10_000_000u64;
+        // u2 (old) waits for u1, which comes after a young orphan.
+        let log = vec![
+            (format!("{}-0", now - 2 * WAIT_AGE_MS), u2),
+            (format!("{}-0", now - 1000), orphan()),
+            (format!("{now}-0"), u1),
+        ];
+        let plan = Plan::make("x", DocKind::Text, None, &log).unwrap();
+        assert_eq!(plan.cut, 0);
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::tracked::{Inbound, Tracked};
 const DISCOVER: Duration = Duration::from_secs(1);
 /// How often the service logs what it follows.
 const STATUS: Duration = Duration::from_secs(60);
+/// How often session lists held back by their rate limit are looked at.
+const FLUSH: Duration = Duration::from_millis(250);
 
 pub struct Service {
     store: Store,
@@ -46,6 +48,7 @@ impl Service {
         let mut discover = tokio::time::interval(DISCOVER);
         let mut persist = tokio::time::interval(self.persist_interval);
         let mut status = tokio::time::interval(STATUS);
+        let mut flush = tokio::time::interval(FLUSH);
         discover.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         persist.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -58,6 +61,11 @@ impl Service {
                     }
                 }
                 _ = persist.tick() => self.persist_round().await,
+                _ = flush.tick() => {
+                    for doc in self.docs.values_mut() {
+                        doc.flush(&self.store).await;
+                    }
+                }
                 _ = status.tick() => {
                     let (docs, people) = self.counts();
                     tracing::info!(docs, people, lease = self.lease.held(), "status");

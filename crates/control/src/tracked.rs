@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use client::connection::Subscription;
 use client::document::{self, Document};
-use client::presence::{Peers, PEER_TIMEOUT};
+use client::presence::{Peers, Throttle, ANSWER_EVERY, PEER_TIMEOUT};
 use client::router::Link;
 use client::Store;
 use docs::message::{ChannelMessage, Custom, Session};
@@ -29,6 +29,8 @@ pub struct Tracked {
     channel: String,
     forwarder: JoinHandle<()>,
     sessions: Peers,
+    /// Session lists published (a burst of joins gets one list per period).
+    lists: Throttle,
     /// The document as last loaded plus every update seen since; `None` until needed.
     state: Option<Document>,
     /// The log may hold entries not folded yet.
@@ -54,6 +56,7 @@ impl Tracked {
             channel,
             forwarder,
             sessions: Peers::default(),
+            lists: Throttle::new(ANSWER_EVERY),
             state: None,
             dirty: true,
             last_use: Instant::now(),
@@ -79,6 +82,7 @@ impl Tracked {
                         tracing::warn!(id = %self.id, "bad update on the channel: {e}");
                     }
                 }
+                self.drop_if_stalled();
             }
             ChannelMessage::Sync(SyncMessage::SyncStep1(sv)) => {
                 self.answer_step1(store, &sv.encode_v1()).await
@@ -94,6 +98,18 @@ impl Tracked {
                 self.publish_sessions(store).await;
             }
             ChannelMessage::AwarenessQuery | ChannelMessage::Custom(_) => {}
+        }
+    }
+
+    /// Drops the copy when channel updates wait too long or too many for a dependency (a
+    /// forged update, say): the next join reloads it from the store, which has every
+    /// legitimate update, so what waited and is not there is gone for good.
+    fn drop_if_stalled(&mut self) {
+        let Some(doc) = &self.state else { return };
+        if doc.replica().inbox().stalled() {
+            let held = doc.replica().inbox().len();
+            tracing::warn!(id = %self.id, held, "updates wait for a dependency; copy dropped, reloading from the store");
+            self.state = None;
         }
     }
 
@@ -119,7 +135,22 @@ impl Tracked {
         }
     }
 
-    async fn publish_sessions(&self, store: &Store) {
+    /// Publishes the session list, at most once per [`ANSWER_EVERY`]; a change within the
+    /// period is published at its end ([`Tracked::flush`]), with the list as it is then.
+    async fn publish_sessions(&mut self, store: &Store) {
+        if self.lists.request() {
+            self.send_sessions(store).await;
+        }
+    }
+
+    /// Sends what was held back by the rate limit, once its period is over.
+    pub async fn flush(&mut self, store: &Store) {
+        if self.lists.poll() {
+            self.send_sessions(store).await;
+        }
+    }
+
+    async fn send_sessions(&self, store: &Store) {
         let list = self
             .sessions
             .list()
@@ -141,6 +172,7 @@ impl Tracked {
 
     /// Periodic upkeep: forget silent sessions (and say so), drop an idle state.
     pub async fn tick(&mut self, store: &Store) {
+        self.drop_if_stalled();
         if self.sessions.expire(PEER_TIMEOUT) {
             self.publish_sessions(store).await;
         }

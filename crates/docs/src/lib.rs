@@ -5,6 +5,7 @@ pub mod a1;
 pub mod csv_io;
 pub mod error;
 pub mod formula;
+pub mod inbox;
 pub mod keys;
 pub mod message;
 pub mod meta;

@@ -26,8 +26,8 @@ pub async fn run(ctx: &Ctx, a: EditArgs) -> Result<()> {
     let session = open_text(ctx, &a.id).await?;
     let done = apply(&session, &a).await;
     let length = session.document().text(&a.id)?.len_chars();
-    session.close().await;
-    done?;
+    let flushed = session.close().await;
+    stored(done?, flushed)?;
     touch(ctx, &a.id).await;
     if ctx.json {
         print_json(&json!({"id": a.id, "length": length}));
@@ -47,7 +47,7 @@ pub async fn open_text(ctx: &Ctx, id: &str) -> Result<Session> {
     Ok(session)
 }
 
-async fn apply(session: &Session, a: &EditArgs) -> Result<()> {
+async fn apply(session: &Session, a: &EditArgs) -> Result<Delivery> {
     let len = session.document().text(session.id())?.len_chars();
     let delivery = if let Some(ins) = &a.insert {
         let pos: usize = ins[0]
@@ -66,7 +66,7 @@ async fn apply(session: &Session, a: &EditArgs) -> Result<()> {
     } else {
         unreachable!("clap requires --insert or --delete")
     };
-    stored(delivery)
+    Ok(delivery)
 }
 
 /// Moves an edited document to the top of the list (`ZADD docs:index XX GT now id`): the
@@ -85,10 +85,24 @@ pub async fn touch(ctx: &Ctx, id: &str) {
     }
 }
 
-/// An edit the cluster did not take would die with this process: say so.
-pub fn stored(delivery: Delivery) -> Result<()> {
-    match delivery {
-        Delivery::Acknowledged { .. } => Ok(()),
-        Delivery::Queued => bail!("the cluster did not take the edit (it is not saved)"),
+/// An edit the cluster did not take would die with this process: say so. `flushed` is
+/// what [`Session::close`] answered: a queued edit that its last flush (or a reconnect's
+/// catch-up) stored is saved.
+pub fn stored(delivery: Delivery, flushed: bool) -> Result<()> {
+    match (delivery, flushed) {
+        (Delivery::Acknowledged { .. }, _) | (Delivery::Queued, true) => Ok(()),
+        (Delivery::Queued, false) => bail!("the cluster did not take the edit (it is not saved)"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_queued_edit_stored_at_close_is_saved() {
+        assert!(stored(Delivery::Queued, true).is_ok());
+        assert!(stored(Delivery::Queued, false).is_err());
+        assert!(stored(Delivery::Acknowledged { replicas: 0 }, true).is_ok());
     }
 }

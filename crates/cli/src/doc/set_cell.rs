@@ -42,8 +42,8 @@ pub async fn run(ctx: &Ctx, a: SetCellArgs) -> Result<()> {
     let value = docs::formula::evaluate(sheet)
         .map(|g| g[at.row][at.col].clone())
         .unwrap_or_default();
-    session.close().await;
-    stored(done?)?;
+    let flushed = session.close().await;
+    stored(done?, flushed)?;
     touch(ctx, &a.id).await;
     let name = a1::format(at.row, at.col);
     if ctx.json {

@@ -81,3 +81,55 @@ pub fn session_users(e: &Event) -> Option<Vec<String>> {
     users.sort();
     Some(users)
 }
+
+/// `n` updates that can never integrate: edits 6.. of a writer whose first five nobody
+/// has (as forged ones would be).
+pub fn orphans(n: usize) -> Vec<Vec<u8>> {
+    let w = docs::TextDoc::with_client_id(77);
+    let all: Vec<Vec<u8>> = (0..5 + n).map(|_| w.insert(0, "o").unwrap()).collect();
+    all[5..].to_vec()
+}
+
+/// Publishes `updates` on document `id`'s channel as y-sync update frames, in order.
+pub async fn publish_updates(store: &Store, id: &str, updates: &[Vec<u8>]) {
+    let channel = docs::keys::channel(id);
+    for u in updates {
+        let frame = docs::message::ChannelMessage::Sync(yrs::sync::SyncMessage::Update(u.clone()));
+        store.publish(&channel, &frame.encode()).await.unwrap();
+    }
+}
+
+/// Publishes joins of `n` made-up clients (ids 1000..) on document `id`'s channel.
+pub async fn publish_joins(store: &Store, id: &str, n: u64) {
+    use docs::message::{ChannelMessage, Custom, Session as Info};
+    let channel = docs::keys::channel(id);
+    for i in 0..n {
+        let join = ChannelMessage::Custom(Custom::Join(Info {
+            client: 1000 + i,
+            user: format!("u{i}"),
+        }));
+        store.publish(&channel, &join.encode()).await.unwrap();
+    }
+}
+
+/// The next message on a raw subscription, decoded (undecodable ones are skipped).
+pub async fn next_message(
+    sub: &mut client::connection::Subscription,
+) -> docs::message::ChannelMessage {
+    let wait = async {
+        loop {
+            match sub.recv().await {
+                Some(client::router::Link::Message(bytes)) => {
+                    if let Ok(m) = docs::message::ChannelMessage::decode(&bytes) {
+                        return m;
+                    }
+                }
+                Some(_) => {}
+                None => panic!("subscription ended"),
+            }
+        }
+    };
+    tokio::time::timeout(PATIENCE, wait)
+        .await
+        .expect("timed out waiting for a channel message")
+}
