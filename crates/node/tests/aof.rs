@@ -19,28 +19,15 @@ struct Node {
 }
 
 /// A test directory, removed at the end.
-struct Dir(PathBuf);
+type Dir = common::TestDir;
 
 impl Dir {
-    fn new(name: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!("rustidocs-aof-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-
     fn aof(&self) -> PathBuf {
         self.0.join("appendonlydir")
     }
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.0.join("log.txt")).unwrap_or_default()
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -10,20 +10,9 @@ use std::time::{Duration, Instant};
 use common::{encode, node_binary, sorted, Conn, Frame, Server};
 
 /// A directory that outlives server restarts (the harness removes its own on drop).
-struct Dir(PathBuf);
+type Dir = common::TestDir;
 
 impl Dir {
-    fn new(tag: &str) -> Dir {
-        let p = std::env::temp_dir().join(format!(
-            "rustidocs-snap-{tag}-{}-{}",
-            std::process::id(),
-            common::free_port()
-        ));
-        let _ = std::fs::remove_dir_all(&p);
-        std::fs::create_dir_all(&p).unwrap();
-        Dir(p)
-    }
-
     fn dump(&self) -> PathBuf {
         self.0.join("dump.rdb")
     }
@@ -33,12 +22,6 @@ impl Dir {
         let mut args = vec!["--dir", dir.as_str()];
         args.extend_from_slice(extra);
         Server::start(&args)
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -512,3 +512,34 @@ pub fn run_steps(server: &Server, steps: &[(usize, &str)]) -> Vec<String> {
 pub fn check_steps(d: &Differential, steps: &[(usize, &str)]) {
     assert_eq!(run_steps(&d.ours, steps), run_steps(&d.redis, steps));
 }
+
+/// A test's own directory that outlives server restarts (a [`Server`] removes its own
+/// directory when dropped); removed when this is dropped.
+pub struct TestDir(pub PathBuf);
+
+impl TestDir {
+    /// A new empty directory; `tag` names it for whoever looks in the temp dir.
+    pub fn new(tag: &str) -> TestDir {
+        let p = std::env::temp_dir().join(format!(
+            "rustidocs-{tag}-{}-{}",
+            std::process::id(),
+            free_port()
+        ));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TestDir(p)
+    }
+
+    /// A new empty subdirectory.
+    pub fn sub(&self, name: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        p
+    }
+}
+
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
