@@ -295,17 +295,21 @@ mod tests {
         }
     }
 
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
     /// A folder that read before a second folder folded (it lost the lease while stalled)
     /// must not write its older snapshot over the second one's: the entries the second
     /// trimmed would be in neither snapshot nor log.
     #[test]
     fn a_stale_folder_does_not_overwrite_a_newer_fold() {
         let node = Node::start();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let (stale, other) = (node.store().await, node.store().await);
             let info = stale.create(DocKind::Text, "Race", "t").await.unwrap();
             let id = info.id.as_str();
@@ -366,11 +370,7 @@ mod tests {
     #[test]
     fn entries_that_can_never_apply_do_not_stop_folding() {
         let node = Node::start();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let store = node.store().await;
             let id = store.create(DocKind::Text, "Bogus", "t").await.unwrap().id;
             let id = id.as_str();
@@ -401,11 +401,7 @@ mod tests {
     #[test]
     fn a_young_waiting_entry_is_kept_until_it_is_old() {
         let node = Node::start();
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
+        block_on(async {
             let store = node.store().await;
             let id = store.create(DocKind::Text, "Young", "t").await.unwrap().id;
             let id = id.as_str();
