@@ -4,9 +4,9 @@
 mod common;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{text, Conn, Frame, Kind, Server};
+use common::{wait_until, Conn, Frame, Kind, Server};
 
 /// A scratch directory of the test's own, removed on drop.
 type Scratch = common::TestDir;
@@ -20,19 +20,9 @@ fn start_in(kind: Kind, dir: &Path, extra: &[&str]) -> Server {
     Server::start_kind(kind, &args)
 }
 
+/// One field of INFO persistence.
 fn info_field(c: &mut Conn, name: &str) -> String {
-    let info = text(c.cmd(&["INFO", "persistence"]));
-    info.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::info_field(c, "persistence", name)
 }
 
 /// A reply as one comparable line.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{encode, node_binary, sorted, Conn, Frame, Server};
+use common::{encode, node_binary, sorted, wait_until, Conn, Frame, Server};
 
 /// A directory that outlives server restarts (the harness removes its own on drop).
 type Dir = common::TestDir;
@@ -35,24 +35,9 @@ fn simple(s: &str) -> Frame {
 }
 
 /// One INFO field as text.
+/// One field of INFO persistence.
 fn info_field(c: &mut Conn, name: &str) -> String {
-    let text = match c.cmd(&["INFO", "persistence"]) {
-        Frame::Bulk(text) => text,
-        Frame::Verbatim(text) => text[4..].to_vec(), // RESP3: "txt:" first
-        other => panic!("INFO reply {other:?}"),
-    };
-    let text = String::from_utf8(text).unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
-        .unwrap_or_else(|| panic!("no {name} in INFO"))
-}
-
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    common::info_field(c, "persistence", name)
 }
 
 fn wait_bgsave_done(c: &mut Conn) {

@@ -369,6 +369,23 @@ pub fn cluster_info_field(c: &mut Conn, name: &str) -> String {
         .to_string()
 }
 
+/// One field of an `INFO <section>` reply; panics when the server does not report it.
+pub fn info_field(c: &mut Conn, section: &str, name: &str) -> String {
+    let info = text(c.cmd(&["INFO", section]));
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_else(|| panic!("no {name} in INFO {section}"))
+}
+
+/// Polls `cond` every 20 ms; panics naming `what` after 20 s.
+pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Renders a raw reply readably for assertion messages.
 pub fn show(raw: &[u8]) -> String {
     String::from_utf8_lossy(raw).replace("\r\n", "\\r\\n")
