@@ -5,17 +5,6 @@ mod common;
 
 use common::{redis_cli_cluster, text, Nodes};
 
-fn three_masters() -> Nodes {
-    let nodes = Nodes::spawn(3);
-    let addrs = nodes.addrs();
-    let mut args = vec!["create"];
-    args.extend(addrs.iter().map(String::as_str));
-    args.push("--cluster-yes");
-    nodes.cluster_tool(&args);
-    nodes.wait_ok(0..3);
-    nodes
-}
-
 /// `--cluster check` output, asserting it fails (the cluster is broken).
 fn check_fails(nodes: &Nodes) -> String {
     let out = redis_cli_cluster(&["check", &nodes.addr(0)]);
@@ -49,7 +38,7 @@ fn assert_keys(nodes: &Nodes, keys: &[String]) {
 
 #[test]
 fn fix_closes_a_half_migrated_slot() {
-    let nodes = three_masters();
+    let nodes = Nodes::three_masters();
     // Move the slot of "{a}" halfway from its owner to the next master.
     let slot = nodes.cli(0, &["CLUSTER", "KEYSLOT", "{a}"]);
     let owner = owner_of(&nodes, "{a}");
@@ -79,7 +68,7 @@ fn fix_closes_a_half_migrated_slot() {
 
 #[test]
 fn fix_assigns_an_uncovered_slot() {
-    let nodes = three_masters();
+    let nodes = Nodes::three_masters();
     // The slot of "{b}" loses its owner everywhere; the owner keeps the keys.
     let slot = nodes.cli(0, &["CLUSTER", "KEYSLOT", "{b}"]);
     let owner = owner_of(&nodes, "{b}");

@@ -14,17 +14,6 @@ use std::time::Duration;
 
 const KEYS: u64 = 2000;
 
-fn three_masters() -> Nodes {
-    let nodes = Nodes::spawn(3);
-    let addrs = nodes.addrs();
-    let mut args = vec!["create"];
-    args.extend(addrs.iter().map(String::as_str));
-    args.push("--cluster-yes");
-    nodes.cluster_tool(&args);
-    nodes.wait_ok(0..3);
-    nodes
-}
-
 fn connect(nodes: &Nodes) -> ClusterConnection {
     ClusterClient::new(vec![format!("redis://{}/", nodes.addr(0))])
         .unwrap()
@@ -68,7 +57,7 @@ fn writer(nodes: &Nodes, stop: Arc<AtomicBool>) -> thread::JoinHandle<HashMap<u6
 
 #[test]
 fn reshard_and_rebalance_under_load_lose_nothing() {
-    let nodes = three_masters();
+    let nodes = Nodes::three_masters();
     let stop = Arc::new(AtomicBool::new(false));
     let handle = writer(&nodes, stop.clone());
     thread::sleep(Duration::from_millis(300));
@@ -110,7 +99,7 @@ fn reshard_and_rebalance_under_load_lose_nothing() {
 
 #[test]
 fn add_node_and_del_node_of_an_empty_node() {
-    let nodes = three_masters();
+    let nodes = Nodes::three_masters();
     let extra = Nodes::spawn(1);
     nodes.cluster_tool(&["add-node", &extra.addr(0), &nodes.addr(0)]);
     let id = extra.myid(0);

@@ -117,6 +117,18 @@ impl Nodes {
         nodes
     }
 
+    /// Three masters formed by `redis-cli --cluster create`, waited for until `ok`.
+    pub fn three_masters() -> Nodes {
+        let nodes = Nodes::spawn(3);
+        let addrs = nodes.addrs();
+        let mut args = vec!["create"];
+        args.extend(addrs.iter().map(String::as_str));
+        args.push("--cluster-yes");
+        nodes.cluster_tool(&args);
+        nodes.wait_ok(0..3);
+        nodes
+    }
+
     /// `count` fresh cluster-enabled nodes that know nothing of each other.
     pub fn spawn(count: u16) -> Nodes {
         Nodes::spawn_with(
