@@ -100,6 +100,15 @@ fn sessions_on_a_single_node() {
     });
 }
 
+/// Two stores on the node: one direct, one through `proxy` (which a test can cut).
+async fn direct_and_through(node: &Nodes, proxy: &common::proxy::Proxy) -> (Store, Store) {
+    let direct = Store::connect(&[node.addr(0)]).await.unwrap();
+    let through = Store::connect(&[format!("127.0.0.1:{}", proxy.port)])
+        .await
+        .unwrap();
+    (direct, through)
+}
+
 /// A network cut between an editor and its node: edits made meanwhile are queued, the
 /// session reconnects by itself, stores them and catches up with what it missed.
 #[test]
@@ -107,10 +116,7 @@ fn a_session_rides_out_a_network_cut() {
     let node = Nodes::standalone();
     let proxy = common::proxy::Proxy::start(node.port(0));
     runtime().block_on(async {
-        let direct = Store::connect(&[node.addr(0)]).await.unwrap();
-        let cut_off = Store::connect(&[format!("127.0.0.1:{}", proxy.port)])
-            .await
-            .unwrap();
+        let (direct, cut_off) = direct_and_through(&node, &proxy).await;
         let info = direct.create(DocKind::Text, "Cut", "net").await.unwrap();
         let mut ann = cut_off.open(&info.id, "ann").await.unwrap();
         let mut bob = direct.open(&info.id, "bob").await.unwrap();
@@ -146,10 +152,7 @@ fn deletions_made_offline_reach_the_others() {
     let node = Nodes::standalone();
     let proxy = common::proxy::Proxy::start(node.port(0));
     runtime().block_on(async {
-        let direct = Store::connect(&[node.addr(0)]).await.unwrap();
-        let cut_off = Store::connect(&[format!("127.0.0.1:{}", proxy.port)])
-            .await
-            .unwrap();
+        let (direct, cut_off) = direct_and_through(&node, &proxy).await;
         let info = direct.create(DocKind::Text, "Cut", "net").await.unwrap();
         let mut ann = cut_off.open(&info.id, "ann").await.unwrap();
         let mut bob = direct.open(&info.id, "bob").await.unwrap();
@@ -229,10 +232,7 @@ fn close_tells_whether_queued_edits_were_stored() {
     let node = Nodes::standalone();
     let proxy = common::proxy::Proxy::start(node.port(0));
     runtime().block_on(async {
-        let direct = Store::connect(&[node.addr(0)]).await.unwrap();
-        let cut_off = Store::connect(&[format!("127.0.0.1:{}", proxy.port)])
-            .await
-            .unwrap();
+        let (direct, cut_off) = direct_and_through(&node, &proxy).await;
         let info = direct.create(DocKind::Text, "Close", "net").await.unwrap();
         let mut ann = cut_off.open(&info.id, "ann").await.unwrap();
         proxy.cut();
